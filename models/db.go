@@ -1,0 +1,237 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ncruces/go-sqlite3/gormlite"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+// Dialect names, as GORM reports them.
+const (
+	Postgres = "postgres"
+	SQLite   = "sqlite"
+)
+
+// DBConfig says where the database is and how big its pool may grow.
+type DBConfig struct {
+	URL          string // postgres://, postgresql://, or a SQLite path / sqlite:// URL
+	MaxOpenConns int
+	MaxIdleConns int
+	ConnMaxLife  time.Duration
+	Logger       *slog.Logger
+}
+
+// DialectOf tells which database a DATABASE_URL selects.
+func DialectOf(dsn string) string {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return Postgres
+	}
+	return SQLite
+}
+
+// SQLiteDSN turns a path or sqlite:// URL into the driver's DSN with the
+// settings a web server needs: WAL, a busy timeout, foreign keys, and
+// immediate write transactions (no lock upgrade deadlocks).
+func SQLiteDSN(raw string) string {
+	path := strings.TrimPrefix(raw, "sqlite://")
+	path = strings.TrimPrefix(path, "sqlite:")
+	path = strings.TrimPrefix(path, "file:")
+	q := url.Values{}
+	if i := strings.IndexByte(path, '?'); i >= 0 {
+		q, _ = url.ParseQuery(path[i+1:])
+		path = path[:i]
+	}
+	for _, p := range []string{"busy_timeout(5000)", "journal_mode(wal)", "foreign_keys(1)", "synchronous(normal)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	q.Set("_timefmt", "sqlite")
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Open connects to the database named by cfg.URL. It never changes the
+// schema: goose owns it (see Migrator).
+func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
+	gcfg := &gorm.Config{
+		Logger:                 newGormLogger(cfg.Logger),
+		TranslateError:         true,
+		SkipDefaultTransaction: true,
+		NowFunc:                Now,
+		PrepareStmt:            DialectOf(cfg.URL) == Postgres,
+	}
+	var dial gorm.Dialector
+	switch DialectOf(cfg.URL) {
+	case Postgres:
+		dial = postgres.New(postgres.Config{DSN: cfg.URL})
+	default:
+		dial = gormlite.Open(SQLiteDSN(cfg.URL))
+	}
+	db, err := gorm.Open(dial, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", DialectOf(cfg.URL), redact(err, cfg.URL))
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	maxOpen, maxIdle := cfg.MaxOpenConns, cfg.MaxIdleConns
+	if maxOpen <= 0 {
+		maxOpen = 10
+	}
+	if maxIdle <= 0 || maxIdle > maxOpen {
+		maxIdle = maxOpen
+	}
+	sqlDB.SetMaxOpenConns(maxOpen)
+	sqlDB.SetMaxIdleConns(maxIdle)
+	if cfg.ConnMaxLife > 0 {
+		sqlDB.SetConnMaxLifetime(cfg.ConnMaxLife)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", DialectOf(cfg.URL), redact(err, cfg.URL))
+	}
+	return db, nil
+}
+
+// redact keeps a password in the URL out of error messages (and so out of logs).
+func redact(err error, dsn string) error {
+	u, perr := url.Parse(dsn)
+	if perr != nil || u.User == nil {
+		return err
+	}
+	if pw, ok := u.User.Password(); ok && pw != "" {
+		return errors.New(strings.ReplaceAll(err.Error(), pw, "xxxxx"))
+	}
+	return err
+}
+
+// Now is the clock for stored timestamps: UTC, microseconds (PostgreSQL's precision).
+func Now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
+// Dialect reports the database kind behind db.
+func Dialect(db *gorm.DB) string { return db.Dialector.Name() }
+
+// Migrator runs goose over the embedded migrations of db's dialect.
+type Migrator struct {
+	p *goose.Provider
+}
+
+// NewMigrator builds a goose provider for db. migrations is the embedded
+// tree holding sqlite/ and postgres/.
+func NewMigrator(db *gorm.DB, migrations fs.FS) (*Migrator, error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("database handle: %w", err)
+	}
+	dialect := Dialect(db)
+	sub, err := fs.Sub(migrations, "migrations/"+dialect)
+	if err != nil {
+		return nil, fmt.Errorf("migrations for %s: %w", dialect, err)
+	}
+	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
+	gdialect := goose.DialectSQLite3
+	if dialect == Postgres {
+		gdialect = goose.DialectPostgres
+		// Two instances starting at once must not both migrate.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, fmt.Errorf("migration lock: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gdialect, sqlDB, sub, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	return &Migrator{p: p}, nil
+}
+
+// Up applies every pending migration.
+func (m *Migrator) Up(ctx context.Context) ([]*goose.MigrationResult, error) {
+	res, err := m.p.Up(ctx)
+	if err != nil {
+		return res, fmt.Errorf("migrate up: %w", err)
+	}
+	return res, nil
+}
+
+// Down rolls back the latest migration.
+func (m *Migrator) Down(ctx context.Context) (*goose.MigrationResult, error) {
+	res, err := m.p.Down(ctx)
+	if err != nil {
+		return res, fmt.Errorf("migrate down: %w", err)
+	}
+	return res, nil
+}
+
+// Status lists every migration and whether it is applied.
+func (m *Migrator) Status(ctx context.Context) ([]*goose.MigrationStatus, error) {
+	st, err := m.p.Status(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("migration status: %w", err)
+	}
+	return st, nil
+}
+
+// Pending reports how many migrations are not applied yet.
+func (m *Migrator) Pending(ctx context.Context) (int, error) {
+	st, err := m.Status(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range st {
+		if s.State == goose.StatePending {
+			n++
+		}
+	}
+	return n, nil
+}
+
+type gormLogger struct {
+	log *slog.Logger
+}
+
+// newGormLogger routes GORM's warnings to slog; SQL text is logged only at
+// debug level, since it may hold user data.
+func newGormLogger(l *slog.Logger) logger.Interface {
+	if l == nil {
+		return logger.Discard
+	}
+	return &gormLogger{log: l}
+}
+
+func (g *gormLogger) LogMode(logger.LogLevel) logger.Interface { return g }
+func (g *gormLogger) Info(ctx context.Context, msg string, args ...any) {
+	g.log.DebugContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (g *gormLogger) Warn(ctx context.Context, msg string, args ...any) {
+	g.log.WarnContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (g *gormLogger) Error(ctx context.Context, msg string, args ...any) {
+	g.log.ErrorContext(ctx, fmt.Sprintf(msg, args...))
+}
+func (g *gormLogger) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
+	if !g.log.Enabled(ctx, slog.LevelDebug) {
+		if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, context.Canceled) {
+			g.log.WarnContext(ctx, "database error", "err", err, "elapsed_ms", time.Since(begin).Milliseconds())
+		}
+		return
+	}
+	sql, rows := fc()
+	g.log.DebugContext(ctx, "sql", "sql", sql, "rows", rows, "elapsed_ms", time.Since(begin).Milliseconds(), "err", err)
+}

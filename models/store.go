@@ -1,0 +1,260 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// Entity is a record with an id and an optimistic-locking version. Every
+// model the API or the admin writes implements it.
+type Entity interface {
+	GetID() int64
+	GetVersion() int64
+	String() string
+	setMeta(id, version int64, created, updated time.Time)
+}
+
+// Source says where a change came from, for the history.
+type Source string
+
+// Sources of changes.
+const (
+	SourceAdmin  Source = "admin"
+	SourceAPI    Source = "api"
+	SourceSystem Source = "system"
+)
+
+// Actor is who makes a change. It travels in the context so that every
+// write, from the API or the admin, is recorded with its author.
+type Actor struct {
+	UserID   int64
+	Username string
+	Source   Source
+}
+
+type actorKey struct{}
+
+// WithActor attaches the acting user to ctx.
+func WithActor(ctx context.Context, a Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+// ActorFrom returns the actor in ctx (the system when none).
+func ActorFrom(ctx context.Context) Actor {
+	if a, ok := ctx.Value(actorKey{}).(Actor); ok {
+		return a
+	}
+	return Actor{Source: SourceSystem, Username: "system"}
+}
+
+// Store is the data access for every model: validation, optimistic
+// locking and history in one place, for the API and the admin alike.
+type Store struct {
+	DB       *gorm.DB
+	Validate *Validator
+}
+
+// NewStore wraps db.
+func NewStore(db *gorm.DB) *Store {
+	return &Store{DB: db, Validate: NewValidator()}
+}
+
+// Dialect is the store's database kind.
+func (s *Store) Dialect() string { return Dialect(s.DB) }
+
+// Get loads the record with id into dst (a pointer to a model).
+func (s *Store) Get(ctx context.Context, dst Entity, id int64) error {
+	err := s.DB.WithContext(ctx).Take(dst, id).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("get %s %d: %w", typeName(dst), id, err)
+	}
+	return nil
+}
+
+// Create validates and inserts rec, and records the creation in the history.
+func (s *Store) Create(ctx context.Context, rec Entity) error {
+	if err := s.Validate.Struct(rec); err != nil {
+		return err
+	}
+	now := Now()
+	rec.setMeta(0, 1, now, now)
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Omit("id").Create(rec).Error; err != nil {
+			return translate(err, rec, "create "+typeName(rec))
+		}
+		return s.log(ctx, tx, rec, "create", nil, rec)
+	})
+}
+
+// Update validates rec and writes it if the stored version still equals
+// expected; otherwise it returns a *VersionConflictError holding the
+// current record. The history gets the changed fields with old and new values.
+func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
+	if err := s.Validate.Struct(rec); err != nil {
+		return err
+	}
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		old := newLike(rec)
+		if err := lockRow(tx, s.Dialect()).Take(old, rec.GetID()).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return fmt.Errorf("load %s: %w", typeName(rec), err)
+		}
+		if old.GetVersion() != expected {
+			return &VersionConflictError{Expected: expected, Current: old}
+		}
+		rec.setMeta(old.GetID(), expected+1, createdAt(old), Now())
+		res := tx.Model(rec).Where("version = ?", expected).Select("*").Omit("id", "created_at").Updates(rec)
+		if res.Error != nil {
+			return translate(res.Error, rec, "update "+typeName(rec))
+		}
+		if res.RowsAffected == 0 {
+			return &VersionConflictError{Expected: expected, Current: old}
+		}
+		return s.log(ctx, tx, rec, "update", old, rec)
+	})
+}
+
+// Delete removes the record with id if its version equals expected (0: any
+// version), and records the deletion.
+func (s *Store) Delete(ctx context.Context, model Entity, id int64, expected int64) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		old := newLike(model)
+		if err := lockRow(tx, s.Dialect()).Take(old, id).Error; err != nil {
+			if errors.Is(err, gorm.ErrRecordNotFound) {
+				return ErrNotFound
+			}
+			return fmt.Errorf("load %s: %w", typeName(model), err)
+		}
+		if expected != 0 && old.GetVersion() != expected {
+			return &VersionConflictError{Expected: expected, Current: old}
+		}
+		if err := tx.Delete(old).Error; err != nil {
+			return translate(err, model, "delete "+typeName(model))
+		}
+		return s.log(ctx, tx, old, "delete", old, nil)
+	})
+}
+
+// DeleteMany removes the records with the given ids, one history entry each.
+func (s *Store) DeleteMany(ctx context.Context, model Entity, ids []int64) (int, error) {
+	n := 0
+	for _, id := range ids {
+		err := s.Delete(ctx, model, id, 0)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func lockRow(tx *gorm.DB, dialect string) *gorm.DB {
+	if dialect == Postgres {
+		return tx.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	return tx // SQLite: _txlock=immediate already serialises writers
+}
+
+// translate maps driver errors to domain errors.
+func translate(err error, rec any, what string) error {
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		field := "id"
+		if u, ok := rec.(interface{ UniqueField() string }); ok {
+			field = u.UniqueField()
+		}
+		return &ConflictError{Field: field, Message: "is already taken"}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+func newLike(e Entity) Entity {
+	return reflect.New(reflect.TypeOf(e).Elem()).Interface().(Entity)
+}
+
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return strings.ToLower(t.Name())
+}
+
+func createdAt(e Entity) time.Time {
+	v := reflect.ValueOf(e).Elem().FieldByName("CreatedAt")
+	if t, ok := v.Interface().(time.Time); ok {
+		return t
+	}
+	return Now()
+}
+
+// Diff lists the fields whose JSON values differ between old and new (nil
+// old: everything new; nil new: everything old), leaving out bookkeeping.
+func Diff(old, new any) map[string]Change {
+	o, n := asMap(old), asMap(new)
+	out := map[string]Change{}
+	for k, nv := range n {
+		if skipInDiff(k) {
+			continue
+		}
+		ov, had := o[k]
+		if !had || string(ov) != string(nv) {
+			out[k] = Change{Old: rawOrNil(ov, had), New: nv}
+		}
+	}
+	for k, ov := range o {
+		if _, still := n[k]; !still && !skipInDiff(k) {
+			out[k] = Change{Old: ov}
+		}
+	}
+	return out
+}
+
+// Change is one field's old and new JSON value.
+type Change struct {
+	Old json.RawMessage `json:"old,omitempty"`
+	New json.RawMessage `json:"new,omitempty"`
+}
+
+func skipInDiff(k string) bool {
+	switch k {
+	case "id", "version", "created_at", "updated_at", "last_login":
+		return true
+	}
+	return false
+}
+
+func rawOrNil(v json.RawMessage, ok bool) json.RawMessage {
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+func asMap(v any) map[string]json.RawMessage {
+	if v == nil || (reflect.ValueOf(v).Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil()) {
+		return map[string]json.RawMessage{}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return map[string]json.RawMessage{}
+	}
+	m := map[string]json.RawMessage{}
+	_ = json.Unmarshal(b, &m)
+	return m
+}

@@ -1,0 +1,160 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// User is a member of staff (or an API client account).
+type User struct {
+	ID           int64      `json:"id" gorm:"primaryKey"`
+	Username     string     `json:"username" validate:"required,min=1,max=150,username"`
+	Email        string     `json:"email" validate:"omitempty,email,max=254"`
+	PasswordHash string     `json:"-"`
+	IsActive     bool       `json:"is_active"`
+	IsStaff      bool       `json:"is_staff"`
+	IsSuperuser  bool       `json:"is_superuser"`
+	LastLogin    *time.Time `json:"last_login"`
+	Version      int64      `json:"version"`
+	CreatedAt    time.Time  `json:"created_at"`
+	UpdatedAt    time.Time  `json:"updated_at"`
+}
+
+func (u *User) GetID() int64      { return u.ID }
+func (u *User) GetVersion() int64 { return u.Version }
+func (u *User) String() string    { return u.Username }
+
+// UniqueField names the field behind the table's unique index.
+func (u *User) UniqueField() string { return "username" }
+func (u *User) setMeta(id, version int64, created, updated time.Time) {
+	u.ID, u.Version, u.CreatedAt, u.UpdatedAt = id, version, created, updated
+}
+
+// UserList is the list spec for users.
+var UserList = ListSpec{
+	Table:        "users",
+	Sortable:     []string{"id", "username", "email", "last_login", "created_at"},
+	SearchFields: []string{"username", "email"},
+	DefaultSort:  "username",
+}
+
+// MinPasswordLength is the shortest password accepted for new passwords.
+const MinPasswordLength = 8
+
+// ErrInvalidCredentials covers unknown users, wrong passwords and inactive
+// accounts alike, so a response never tells which.
+var ErrInvalidCredentials = errors.New("invalid username or password")
+
+// CheckNewPassword validates a password chosen by a person.
+func CheckNewPassword(pw string) error {
+	if len([]rune(pw)) < MinPasswordLength {
+		return FieldError("password", fmt.Sprintf("must be at least %d characters", MinPasswordLength))
+	}
+	if len(pw) > 1024 {
+		return FieldError("password", "must be at most 1024 characters")
+	}
+	return nil
+}
+
+// SetPassword hashes pw into u (after checking it).
+func (u *User) SetPassword(ctx context.Context, pw string) error {
+	if err := CheckNewPassword(pw); err != nil {
+		return err
+	}
+	h, err := HashPassword(ctx, pw)
+	if err != nil {
+		return err
+	}
+	u.PasswordHash = h
+	return nil
+}
+
+// UserByUsername finds a user case-insensitively.
+func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
+	var u User
+	err := s.DB.WithContext(ctx).Where("lower(username) = lower(?)", username).Take(&u).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("user by username: %w", err)
+	}
+	return &u, nil
+}
+
+// Authenticate checks credentials; only active users pass. It spends the
+// same hashing time whether or not the user exists.
+func (s *Store) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	username = strings.TrimSpace(username)
+	if username == "" || password == "" || len(username) > 150 || len(password) > 1024 {
+		return nil, ErrInvalidCredentials
+	}
+	u, err := s.UserByUsername(ctx, username)
+	if errors.Is(err, ErrNotFound) {
+		_, _ = CheckPassword(ctx, dummyHash, password)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, err := CheckPassword(ctx, u.PasswordHash, password)
+	if err != nil && !errors.Is(err, ErrBadHash) {
+		return nil, err
+	}
+	if !ok || !u.IsActive {
+		return nil, ErrInvalidCredentials
+	}
+	now := Now()
+	if err := s.DB.WithContext(ctx).Model(&User{}).Where("id = ?", u.ID).UpdateColumn("last_login", now).Error; err != nil {
+		return nil, fmt.Errorf("record login: %w", err)
+	}
+	u.LastLogin = &now
+	return u, nil
+}
+
+// CountUsers returns how many users exist.
+func (s *Store) CountUsers(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.DB.WithContext(ctx).Model(&User{}).Count(&n).Error; err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// RandomPassword returns a strong random password for generated accounts.
+func RandomPassword() string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// Permission decides what a user may do to a kind of object. It is the one
+// rule used by the API and the admin alike: superusers may do everything;
+// active staff may view and change the catalogue and the knowledge base;
+// inactive users nothing. Users and API keys are managed by superusers only.
+func Permission(u *User, action, objectType string) bool {
+	if u == nil || !u.IsActive {
+		return false
+	}
+	if u.IsSuperuser {
+		return true
+	}
+	switch objectType {
+	case "product", "document", "chat":
+		if action == "view" {
+			return true // any active account may read through the API
+		}
+		return u.IsStaff
+	case "user":
+		return false
+	default:
+		return u.IsStaff && action == "view"
+	}
+}

@@ -1,0 +1,144 @@
+package models
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode"
+
+	"github.com/go-playground/validator/v10"
+)
+
+// Validator checks structs against their `validate` tags and turns failures
+// into messages keyed by JSON name. The same messages serve the API's
+// "fields" and the admin's inline errors.
+type Validator struct {
+	v *validator.Validate
+}
+
+// NewValidator builds the validator with the project's custom rules.
+func NewValidator() *Validator {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			return ""
+		}
+		if name == "" {
+			return f.Name
+		}
+		return name
+	})
+	// Money validates as its cents, or as nil when unset (so `required` works).
+	v.RegisterCustomTypeFunc(func(f reflect.Value) any {
+		m := f.Interface().(Money)
+		if !m.IsSet() {
+			return nil
+		}
+		c := m.CentsValue()
+		return &c // a pointer, so that `required` accepts a set 0.00
+	}, Money{})
+	must(v.RegisterValidation("singleline", func(fl validator.FieldLevel) bool {
+		return !strings.ContainsFunc(fl.Field().String(), unicode.IsControl)
+	}))
+	must(v.RegisterValidation("username", func(fl validator.FieldLevel) bool {
+		return !strings.ContainsFunc(fl.Field().String(), func(r rune) bool {
+			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r))
+		})
+	}))
+	must(v.RegisterValidation("text", func(fl validator.FieldLevel) bool {
+		return !strings.ContainsFunc(fl.Field().String(), func(r rune) bool {
+			return unicode.IsControl(r) && r != '\n' && r != '\r' && r != '\t'
+		})
+	}))
+	return &Validator{v: v}
+}
+
+func must(err error) {
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Struct validates s; it returns nil or a *ValidationError.
+func (val *Validator) Struct(s any) error {
+	err := val.v.Struct(s)
+	if err == nil {
+		return nil
+	}
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return fmt.Errorf("validate: %w", err)
+	}
+	fields := make(map[string]string, len(verrs))
+	for _, fe := range verrs {
+		key := fe.Field()
+		if _, dup := fields[key]; !dup {
+			fields[key] = Message(fe.Tag(), fe.Param(), fe.Kind())
+		}
+	}
+	return &ValidationError{Fields: fields}
+}
+
+// Message is the human text for a failed rule (without the field name).
+func Message(tag, param string, kind reflect.Kind) string {
+	isString := kind == reflect.String
+	switch tag {
+	case "required":
+		return "is required"
+	case "min", "gte":
+		if isString {
+			if param == "1" {
+				return "must not be empty"
+			}
+			return "must be at least " + param + " characters"
+		}
+		return "must be " + param + " or more"
+	case "max", "lte":
+		if isString {
+			return "must be at most " + param + " characters"
+		}
+		return "must be " + param + " or less"
+	case "gt":
+		return "must be more than " + param
+	case "lt":
+		return "must be less than " + param
+	case "email":
+		return "must be a valid email address"
+	case "oneof":
+		return "must be one of: " + strings.ReplaceAll(param, " ", ", ")
+	case "singleline":
+		return "must not contain control characters or line breaks"
+	case "text":
+		return "must not contain control characters"
+	case "alphanumunicode", "username":
+		return "may contain only letters, digits and @.+-_"
+	default:
+		return "is invalid"
+	}
+}
+
+// Rule is one parsed `validate` rule, used to derive HTML input attributes.
+type Rule struct {
+	Tag   string
+	Param string
+}
+
+// Rules parses a struct field's validate tag into rules, skipping
+// alternatives (|) and dive, which have no HTML equivalent.
+func Rules(f reflect.StructField) []Rule {
+	tag := f.Tag.Get("validate")
+	if tag == "" {
+		return nil
+	}
+	var out []Rule
+	for _, part := range strings.Split(tag, ",") {
+		if part == "" || strings.Contains(part, "|") || part == "dive" || part == "omitempty" {
+			continue
+		}
+		t, p, _ := strings.Cut(part, "=")
+		out = append(out, Rule{Tag: t, Param: p})
+	}
+	return out
+}
