@@ -41,12 +41,12 @@ type ListParams struct {
 
 // Page is one page of a list, in the API's JSON shape.
 type Page[T any] struct {
-	Items           []T  `json:"items"`
+	Items           []T   `json:"items"`
 	Total           int64 `json:"total"`
-	TotalIsEstimate bool `json:"total_is_estimate,omitempty"`
-	Page            int  `json:"page"`
-	PageSize        int  `json:"page_size"`
-	HasNext         bool `json:"has_next"`
+	TotalIsEstimate bool  `json:"total_is_estimate,omitempty"`
+	Page            int   `json:"page"`
+	PageSize        int   `json:"page_size"`
+	HasNext         bool  `json:"has_next"`
 }
 
 // CheckSort validates a sort key against the whitelist; "" means default.

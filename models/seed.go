@@ -22,7 +22,7 @@ func SeedProduct(i int64) Product {
 		Name: fmt.Sprintf("Product %06d", i),
 		Description: fmt.Sprintf("Seeded product %d, category %d: a plain description of "+
 			"about a hundred characters, like a shop would have.", i, i%50),
-		Price:     Cents(((i*7919)%100000) + 99),
+		Price:     Cents(((i * 7919) % 100000) + 99),
 		Stock:     (i * 37) % 1000,
 		Version:   1,
 		CreatedAt: ts,
@@ -130,6 +130,9 @@ Customer support answers by email and phone from Monday to Friday, 9:00 to 18:00
 
 Phone: +34 900 000 000. Email: support@tienda.example. Our showroom in Madrid is open Monday to Saturday.`},
 }
+
+// DemoDocumentCount is how many hand-written demo documents exist.
+func DemoDocumentCount() int { return len(demoDocuments) }
 
 // DemoDocuments returns n demo documents: the built-in knowledge base
 // first, then generated articles.

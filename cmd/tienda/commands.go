@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+	"gorm.io/gorm"
+
+	"tienda"
+	"tienda/app"
+	"tienda/models"
+)
+
+// firstRunProducts is how many demo products a fresh development database gets.
+const firstRunProducts = 50
+
+// openDB opens the configured database and its migrator.
+func openDB(ctx context.Context, cfg app.Config, log *slog.Logger) (*gorm.DB, *models.Migrator, func(), error) {
+	db, err := models.Open(ctx, models.DBConfig{URL: cfg.DatabaseURL, MaxOpenConns: cfg.DBMaxOpenConns, Logger: log})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	closeDB := func() {
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
+	}
+	mig, err := models.NewMigrator(db, tienda.Migrations)
+	if err != nil {
+		closeDB()
+		return nil, nil, nil, err
+	}
+	return db, mig, closeDB, nil
+}
+
+func cmdServe(ctx context.Context, args []string, e env) error {
+	fs := newFlags("serve", e)
+	migrate := fs.Bool("migrate", false, "apply pending migrations before serving (always done on SQLite and in development)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	db, mig, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+
+	pending, err := mig.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	autoMigrate := *migrate || !cfg.Production() || models.Dialect(db) == models.SQLite
+	switch {
+	case pending > 0 && autoMigrate:
+		res, err := mig.Up(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied", "count", len(res))
+	case pending > 0:
+		return fmt.Errorf("%d database migration(s) pending: run `tienda migrate up` (the Procfile's release phase does) or start with `tienda serve --migrate`", pending)
+	}
+
+	srv, err := app.New(ctx, cfg, db, log)
+	if err != nil {
+		return err
+	}
+	login, err := firstRun(ctx, cfg, srv.Store(), log)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("listen on port %s: %w", cfg.Port, err)
+	}
+	addr := ln.Addr().(*net.TCPAddr)
+	url := fmt.Sprintf("http://localhost:%d/admin/", addr.Port)
+	log.Info("listening", "addr", addr.String(), "admin", url, "env", cfg.Env, "database", models.Dialect(db))
+	if !cfg.Production() {
+		fmt.Fprintf(e.stdout, "\nTienda is running: open %s\n%s\nStop with Ctrl+C.\n\n", url, login)
+	}
+	if e.ready != nil {
+		e.ready(addr.String())
+	}
+	return srv.Serve(ctx, ln)
+}
+
+// firstRun gives an empty development database an administrator and demo
+// data, so `make run` ends at a login page one can use. It returns the
+// line telling how to log in.
+func firstRun(ctx context.Context, cfg app.Config, store *models.Store, log *slog.Logger) (string, error) {
+	if cfg.Production() {
+		return "", nil
+	}
+	n, err := store.CountUsers(ctx)
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return "Log in with your staff account (new one: bin/tienda createsuperuser --username NAME --email EMAIL).", nil
+	}
+	pw := models.RandomPassword()
+	u := &models.User{Username: "admin", Email: "admin@example.com", IsActive: true, IsStaff: true, IsSuperuser: true}
+	if err := u.SetPassword(ctx, pw); err != nil {
+		return "", err
+	}
+	sctx := models.WithActor(ctx, models.Actor{Username: "setup", Source: models.SourceSystem})
+	if err := store.Create(sctx, u); err != nil {
+		return "", fmt.Errorf("create first administrator: %w", err)
+	}
+	res, err := store.Seed(sctx, firstRunProducts, models.DemoDocumentCount())
+	if err != nil {
+		return "", err
+	}
+	log.Info("first run: administrator created and demo data added", "username", u.Username,
+		"products", res.Products, "documents", res.Documents)
+	// The password goes to the terminal only, never to the log.
+	return fmt.Sprintf("First run: log in as %q with password %q (shown once; change it in Users).", u.Username, pw), nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, e env) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%w: migrate needs one of up, down, status, redo", errUsage)
+	}
+	action := args[0]
+	switch action {
+	case "up", "down", "status", "redo":
+	default:
+		return fmt.Errorf("%w: migrate needs one of up, down, status, redo, not %q", errUsage, action)
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	_, mig, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	switch action {
+	case "up":
+		res, err := mig.Up(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			fmt.Fprintf(e.stdout, "applied %s (%s)\n", r.Source.Path, r.Duration.Round(1e6))
+		}
+		if len(res) == 0 {
+			fmt.Fprintln(e.stdout, "no pending migrations")
+		}
+	case "down":
+		r, err := mig.Down(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "rolled back %s\n", r.Source.Path)
+	case "redo":
+		r, err := mig.Down(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := mig.Up(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "redone %s\n", r.Source.Path)
+	case "status":
+		st, err := mig.Status(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
+		for _, s := range st {
+			at := "-"
+			if !s.AppliedAt.IsZero() {
+				at = s.AppliedAt.UTC().Format("2006-01-02 15:04:05")
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, at, s.Source.Path)
+		}
+		return tw.Flush()
+	}
+	return nil
+}
+
+func cmdCreateSuperuser(ctx context.Context, args []string, e env) error {
+	fs := newFlags("createsuperuser", e)
+	username := fs.String("username", "", "login name (required)")
+	email := fs.String("email", "", "email address (required)")
+	staff := fs.Bool("staff", false, "create a staff user instead of a superuser")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*username) == "" || strings.TrimSpace(*email) == "" {
+		return fmt.Errorf("%w: createsuperuser needs --username and --email", errUsage)
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	db, mig, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := requireMigrated(ctx, mig); err != nil {
+		return err
+	}
+	pw := e.getenv("TIENDA_SUPERUSER_PASSWORD")
+	if pw == "" {
+		if pw, err = promptPassword(e); err != nil {
+			return err
+		}
+	}
+	u := &models.User{Username: strings.TrimSpace(*username), Email: strings.TrimSpace(*email),
+		IsActive: true, IsStaff: true, IsSuperuser: !*staff}
+	if err := u.SetPassword(ctx, pw); err != nil {
+		return describe(err)
+	}
+	store := models.NewStore(db)
+	sctx := models.WithActor(ctx, models.Actor{Username: "createsuperuser", Source: models.SourceSystem})
+	if err := store.Create(sctx, u); err != nil {
+		return describe(err)
+	}
+	kind := "superuser"
+	if *staff {
+		kind = "staff user"
+	}
+	fmt.Fprintf(e.stdout, "%s %q created\n", kind, u.Username)
+	return nil
+}
+
+// promptPassword asks twice on a terminal; elsewhere it fails clearly.
+func promptPassword(e env) (string, error) {
+	f, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return "", errors.New("no password: set TIENDA_SUPERUSER_PASSWORD or run in a terminal to be prompted")
+	}
+	read := func(prompt string) (string, error) {
+		fmt.Fprint(e.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("read password: %w", err)
+		}
+		return string(b), nil
+	}
+	pw, err := read("Password: ")
+	if err != nil {
+		return "", err
+	}
+	again, err := read("Password (again): ")
+	if err != nil {
+		return "", err
+	}
+	if pw != again {
+		return "", errors.New("the two passwords differ")
+	}
+	return pw, nil
+}
+
+// describe turns domain errors into one line a person can act on.
+func describe(err error) error {
+	var ve *models.ValidationError
+	var ce *models.ConflictError
+	switch {
+	case errors.As(err, &ve):
+		parts := make([]string, 0, len(ve.Fields))
+		for k, v := range ve.Fields {
+			parts = append(parts, k+" "+v)
+		}
+		return errors.New(strings.Join(parts, "; "))
+	case errors.As(err, &ce):
+		return fmt.Errorf("%s %s", ce.Field, ce.Message)
+	}
+	return err
+}
+
+func requireMigrated(ctx context.Context, mig *models.Migrator) error {
+	n, err := mig.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return fmt.Errorf("%d database migration(s) pending: run `tienda migrate up` first", n)
+	}
+	return nil
+}
+
+func cmdSeed(ctx context.Context, args []string, e env) error {
+	fs := newFlags("seed", e)
+	products := fs.Int("products", firstRunProducts, "demo products to ensure (ids 1..N)")
+	documents := fs.Int("documents", models.DemoDocumentCount(), "demo documents to ensure")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *products < 0 || *documents < 0 {
+		return fmt.Errorf("%w: --products and --documents must be 0 or more", errUsage)
+	}
+	cfg, err := loadConfig(e)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, e.stderr)
+	db, mig, closeDB, err := openDB(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := requireMigrated(ctx, mig); err != nil {
+		return err
+	}
+	res, err := models.NewStore(db).Seed(ctx, *products, *documents)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "seeded %d products and %d documents (existing rows left alone)\n", res.Products, res.Documents)
+	return nil
+}
