@@ -246,10 +246,10 @@ func TestProductListing(t *testing.T) {
 		}
 		type page struct {
 			Items []struct {
-				ID    int64  `json:"id"`
-				Name  string `json:"name"`
+				ID    int64       `json:"id"`
+				Name  string      `json:"name"`
 				Price json.Number `json:"price"`
-				Stock int64  `json:"stock"`
+				Stock int64       `json:"stock"`
 			} `json:"items"`
 			Total    int64 `json:"total"`
 			Page     int   `json:"page"`
