@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"tienda/models"
+	"tienda/models/testdb"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -621,5 +623,34 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 		if strings.Contains(logs, secret) {
 			t.Fatalf("a secret reached the logs")
 		}
+	}
+}
+
+// TestThrottleSharedAcrossInstances runs two servers over one shared store
+// (the database, or Redis when TEST_REDIS_URL is set): failures counted by
+// one instance lock the account on the other.
+func TestThrottleSharedAcrossInstances(t *testing.T) {
+	stores := map[string]func(*Config){"database": func(*Config) {}}
+	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
+		stores["redis"] = func(c *Config) { c.RedisURL = url }
+	}
+	for name, edit := range stores {
+		t.Run(name, func(t *testing.T) {
+			db := testdb.Open(t, models.SQLite)
+			a := newTestServerOn(t, db, edit)
+			b := newTestServerOn(t, db, edit)
+			user := "user" + newID()[:8] // Redis keeps counts between runs
+			pw := a.createUser(user, true, false)
+			for i := range 5 {
+				srv := a
+				if i%2 == 1 {
+					srv = b
+				}
+				srv.do("POST", "/api/v1/auth/token", map[string]string{"username": user, "password": "wrong"})
+			}
+			if r := b.do("POST", "/api/v1/auth/token", map[string]string{"username": user, "password": pw}); r.Status != 429 {
+				t.Fatalf("second instance did not see the shared failures: %d %s", r.Status, r.Body)
+			}
+		})
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"tienda/models"
 	"tienda/models/testdb"
 )
@@ -53,7 +55,13 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 // newTestServer builds a server on a fresh database; edit adjusts the config.
 func newTestServer(t testing.TB, dialect string, edit ...func(*Config)) *testServer {
 	t.Helper()
-	db := testdb.Open(t, dialect)
+	return newTestServerOn(t, testdb.Open(t, dialect), edit...)
+}
+
+// newTestServerOn builds a server over an existing database (several
+// instances can share one).
+func newTestServerOn(t testing.TB, db *gorm.DB, edit ...func(*Config)) *testServer {
+	t.Helper()
 	cfg := testConfig()
 	for _, e := range edit {
 		e(&cfg)
@@ -65,7 +73,7 @@ func newTestServer(t testing.TB, dialect string, edit ...func(*Config)) *testSer
 		t.Fatalf("new server: %v", err)
 	}
 	t.Cleanup(srv.Close)
-	return &testServer{t: t, srv: srv, store: srv.store, dialect: dialect, logs: logs}
+	return &testServer{t: t, srv: srv, store: srv.store, dialect: models.Dialect(db), logs: logs}
 }
 
 // testResponse is a read response.
