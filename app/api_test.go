@@ -3,6 +3,7 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -199,6 +200,18 @@ func TestProductValidation(t *testing.T) {
 			{"name as number", `{"name":5,"description":"","price":1,"stock":1}`, "", 422, "VALIDATION_ERROR", "name"},
 			{"null name", `{"name":null,"description":"","price":1,"stock":1}`, "", 422, "VALIDATION_ERROR", "name"},
 			{"control characters in name", `{"name":"a\u0000b","description":"","price":1,"stock":1}`, "", 422, "VALIDATION_ERROR", "name"},
+			{"10000-character name", `{"name":"` + strings.Repeat("n", 10000) + `","description":"","price":1,"stock":1}`, "", 422, "VALIDATION_ERROR", "name"},
+			{"whitespace-only name", `{"name":"   ","description":"","price":1,"stock":1}`, "", 422, "VALIDATION_ERROR", "name"},
+			{"NaN price", `{"name":"A","description":"","price":"NaN","stock":1}`, "", 422, "VALIDATION_ERROR", "price"},
+			{"Infinity price", `{"name":"A","description":"","price":"Infinity","stock":1}`, "", 422, "VALIDATION_ERROR", "price"},
+			{"bare NaN is not JSON", `{"name":"A","description":"","price":NaN,"stock":1}`, "", 400, "BAD_REQUEST", ""},
+			{"1e400 price", `{"name":"A","description":"","price":1e400,"stock":1}`, "", 422, "VALIDATION_ERROR", "price"},
+			{"exponent price", `{"name":"A","description":"","price":"1e3","stock":1}`, "", 422, "VALIDATION_ERROR", "price"},
+			{"stock beyond int64", `{"name":"A","description":"","price":1,"stock":9223372036854775808}`, "", 422, "VALIDATION_ERROR", "stock"},
+			{"stock as boolean", `{"name":"A","description":"","price":1,"stock":true}`, "", 422, "VALIDATION_ERROR", "stock"},
+			{"price as object", `{"name":"A","description":"","price":{"amount":1},"stock":1}`, "", 422, "VALIDATION_ERROR", "price"},
+			{"trailing garbage", `{"name":"A","description":"","price":1,"stock":1} x`, "", 400, "BAD_REQUEST", ""},
+			{"duplicate keys", `{"name":"A","name":"B","description":"","price":1,"stock":1}`, "", 400, "BAD_REQUEST", ""},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -293,6 +306,15 @@ func TestProductListing(t *testing.T) {
 		if s := get("q=" + url.QueryEscape("%")); s.Total != 1 {
 			t.Fatalf("a lone %% must match literally: %+v", s)
 		}
+		// SQL and script payloads are searched for as text.
+		for _, q := range []string{"' OR 1=1 --", "'; DROP TABLE products; --", "<script>alert(1)</script>", `\`, "%_%"} {
+			if s := get("q=" + url.QueryEscape(q)); s.Total != 0 {
+				t.Fatalf("payload %q matched %d rows", q, s.Total)
+			}
+		}
+		if all := get(""); all.Total != 47 {
+			t.Fatalf("payloads changed the table: %d rows", all.Total)
+		}
 		// Sorting.
 		byPrice := get("sort=-price&page_size=100")
 		for i := 1; i < len(byPrice.Items); i++ {
@@ -326,7 +348,9 @@ func TestProductListing(t *testing.T) {
 		bad := []struct{ q, field string }{
 			{"page=0", "page"}, {"page=abc", "page"}, {"page_size=101", "page_size"}, {"page_size=0", "page_size"},
 			{"sort=password", "sort"}, {"sort=name%3Bdrop%20table%20products", "sort"}, {"min_price=-1", "min_price"},
-			{"max_price=abc", "max_price"}, {"in_stock=maybe", "in_stock"},
+			{"max_price=abc", "max_price"}, {"in_stock=maybe", "in_stock"}, {"page=-1", "page"},
+			{"page_size=100000", "page_size"}, {"sort=unknown", "sort"}, {"sort=-", "sort"},
+			{"q=" + strings.Repeat("q", 201), "q"},
 		}
 		for _, b := range bad {
 			r := ts.do("GET", "/api/v1/products?"+b.q, nil, "Authorization", auth)
@@ -652,5 +676,79 @@ func TestThrottleSharedAcrossInstances(t *testing.T) {
 				t.Fatalf("second instance did not see the shared failures: %d %s", r.Status, r.Body)
 			}
 		})
+	}
+}
+
+func TestMethodNotAllowedAndInternalErrors(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	auth := ts.staffToken("lena")
+	r := ts.do("PATCH", "/api/v1/products", `{}`, "Authorization", auth)
+	if r.Status != 405 || errorOf(t, r).Code != "METHOD_NOT_ALLOWED" {
+		t.Fatalf("PATCH on the collection: %d %s", r.Status, r.Body)
+	}
+	// Drop the table under the running server: the client gets a plain
+	// 500 envelope; the log gets the cause with the correlation id.
+	if err := ts.store.DB.Exec("DROP TABLE products").Error; err != nil {
+		t.Fatal(err)
+	}
+	r = ts.do("GET", "/api/v1/products", nil, "Authorization", auth, "X-Correlation-ID", "boom-1")
+	e := errorOf(t, r)
+	if r.Status != 500 || e.Code != "INTERNAL" {
+		t.Fatalf("internal error: %d %s", r.Status, r.Body)
+	}
+	body := strings.ToLower(string(r.Body))
+	for _, leak := range []string{"sql", "products", "table", "goroutine", ".go:"} {
+		if strings.Contains(body, leak) {
+			t.Fatalf("500 body leaks %q: %s", leak, r.Body)
+		}
+	}
+	if !strings.Contains(ts.logs.String(), `"correlation_id":"boom-1"`) || !strings.Contains(ts.logs.String(), "no such table") {
+		t.Fatal("the cause of the 500 was not logged with its correlation id")
+	}
+}
+
+func TestReadyRecoversAfterMigrations(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		if _, err := ts.srv.migrator.Down(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		r := ts.do("GET", "/ready", nil)
+		if r.Status != 503 || r.Map(t)["reason"] != "migrations pending" {
+			t.Fatalf("ready with a pending migration: %d %s", r.Status, r.Body)
+		}
+		if _, err := ts.srv.migrator.Up(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if r := ts.do("GET", "/ready", nil); r.Status != 200 {
+			t.Fatalf("ready after migrating: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestBodyOverTheSizeLimit(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	auth := ts.staffToken("mia")
+	base := ts.listen()
+	body := `{"name":"A","description":"` + strings.Repeat("d", 3<<20) + `","price":1,"stock":1}`
+	req, _ := http.NewRequest("POST", base+"/api/v1/products", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	// As curl does for large bodies: the server refuses before the body is sent.
+	req.Header.Set("Expect", "100-continue")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e apiError
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 413 || e.Code != "PAYLOAD_TOO_LARGE" {
+		t.Fatalf("oversized body: %d %+v", resp.StatusCode, e)
+	}
+	if n := ts.do("GET", "/api/v1/products", nil, "Authorization", auth).Map(t)["total"]; n.(float64) != 0 {
+		t.Fatalf("oversized body stored a row")
 	}
 }

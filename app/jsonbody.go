@@ -43,7 +43,38 @@ func decodeObject(c *fiber.Ctx) (map[string]json.RawMessage, error) {
 	if m == nil {
 		return nil, errBadRequest("The request body must be a JSON object.", "")
 	}
+	if k, dup := duplicateKey(body); dup {
+		// encoding/json keeps the last value silently; a client that sent
+		// two would not know which one was stored.
+		return nil, errBadRequest("The request body is not valid JSON.", fmt.Sprintf("the field %q appears twice", k))
+	}
 	return m, nil
+}
+
+// duplicateKey reports a key that appears twice at the top level of a
+// JSON object already known to be valid.
+func duplicateKey(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if _, err := dec.Token(); err != nil { // {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func requireJSON(c *fiber.Ctx) error {

@@ -8,7 +8,7 @@ const MaxDocumentBytes = 1 << 20
 // Document is a text of the shop's knowledge base (policies, guides...).
 type Document struct {
 	ID        int64     `json:"id" gorm:"primaryKey"`
-	Title     string    `json:"title" validate:"required,min=1,max=200,singleline"`
+	Title     string    `json:"title" validate:"required,notblank,min=1,max=200,singleline"`
 	Content   string    `json:"content" validate:"required,max=1048576,text"`
 	Version   int64     `json:"version"`
 	CreatedAt time.Time `json:"created_at"`

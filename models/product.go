@@ -9,7 +9,7 @@ import (
 // Product is an item of the shop's catalogue.
 type Product struct {
 	ID          int64     `json:"id" gorm:"primaryKey"`
-	Name        string    `json:"name" validate:"required,min=1,max=80,singleline"`
+	Name        string    `json:"name" validate:"required,notblank,min=1,max=80,singleline"`
 	Description string    `json:"description" validate:"max=200,text"`
 	Price       Money     `json:"price" validate:"required,gte=0"`
 	Stock       int64     `json:"stock" validate:"gte=0"`

@@ -42,6 +42,9 @@ func NewValidator() *Validator {
 	must(v.RegisterValidation("singleline", func(fl validator.FieldLevel) bool {
 		return !strings.ContainsFunc(fl.Field().String(), unicode.IsControl)
 	}))
+	must(v.RegisterValidation("notblank", func(fl validator.FieldLevel) bool {
+		return strings.TrimSpace(fl.Field().String()) != ""
+	}))
 	must(v.RegisterValidation("username", func(fl validator.FieldLevel) bool {
 		return !strings.ContainsFunc(fl.Field().String(), func(r rune) bool {
 			return !(unicode.IsLetter(r) || unicode.IsDigit(r) || strings.ContainsRune("@.+-_", r))
@@ -112,6 +115,8 @@ func Message(tag, param string, kind reflect.Kind) string {
 		return "must not contain control characters or line breaks"
 	case "text":
 		return "must not contain control characters"
+	case "notblank":
+		return "must not be blank"
 	case "alphanumunicode", "username":
 		return "may contain only letters, digits and @.+-_"
 	default:
