@@ -64,6 +64,8 @@ type Principal struct {
 	Superuser bool
 	// ReadOnly is set for read-only API keys.
 	ReadOnly bool
+	// APIKeyID is the key the request authenticated with (0: a JWT).
+	APIKeyID int64
 }
 
 // User returns the permission view of the principal.
@@ -295,7 +297,9 @@ func (s *Server) requireAuth() fiber.Handler {
 		Claims:     &Claims{},
 		ContextKey: localUser,
 		Filter: func(c *fiber.Ctx) bool {
-			return principal(c) != nil // already authenticated (API key)
+			// Already authenticated, or an API key without a bearer token:
+			// the API key layer (apiKeyAuth) comes next.
+			return principal(c) != nil || (c.Get(fiber.HeaderAuthorization) == "" && c.Get(HeaderAPIKey) != "")
 		},
 		SuccessHandler: func(c *fiber.Ctx) error {
 			tok, _ := c.Locals(localUser).(*jwt.Token)

@@ -41,6 +41,8 @@ type Config struct {
 	LLMEmbedModel   string
 	LLMTimeout      time.Duration
 	MetricsToken    string
+	// Prod configures the production stack (rate limits, cache, metrics, tracing).
+	Prod ProdConfig
 	// SecretKeyGenerated is true when development generated the key.
 	SecretKeyGenerated bool
 }
@@ -103,15 +105,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		Env:         get("APP_ENV", "development"),
-		Port:        get("PORT", "8080"),
-		DatabaseURL: get("DATABASE_URL", "tienda.db"),
-		SecretKey:   getenv("SECRET_KEY"),
-		RedisURL:    get("REDIS_URL", ""),
-		LogLevel:    get("LOG_LEVEL", "info"),
-		LLMBaseURL:  get("LLM_BASE_URL", ""),
-		LLMAPIKey:   getenv("LLM_API_KEY"),
-		LLMModel:    get("LLM_MODEL", ""),
+		Env:          get("APP_ENV", "development"),
+		Port:         get("PORT", "8080"),
+		DatabaseURL:  get("DATABASE_URL", "tienda.db"),
+		SecretKey:    getenv("SECRET_KEY"),
+		RedisURL:     get("REDIS_URL", ""),
+		LogLevel:     get("LOG_LEVEL", "info"),
+		LLMBaseURL:   get("LLM_BASE_URL", ""),
+		LLMAPIKey:    getenv("LLM_API_KEY"),
+		LLMModel:     get("LLM_MODEL", ""),
 		MetricsToken: getenv("METRICS_TOKEN"),
 	}
 	c.LLMEmbedModel = get("LLM_EMBEDDING_MODEL", "")
@@ -163,7 +165,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s must be a positive duration such as %s", d.key, d.def)
 		}
 	}
+	if c.Prod, err = loadProdConfig(getenv); err != nil {
+		return c, err
+	}
 	c.CORSOrigins = splitList(getenv("CORS_ORIGINS"))
+	if err := checkOrigins(c.CORSOrigins); err != nil {
+		return c, err
+	}
 	c.TrustedProxies = splitList(getenv("TRUSTED_PROXIES"))
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {
