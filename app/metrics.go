@@ -162,7 +162,7 @@ func (s *Server) observe(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
 	m.inFlight.Dec()
-	m.duration.WithLabelValues(c.Method(), routeLabel(c), strconv.Itoa(c.Response().StatusCode())).Observe(time.Since(start).Seconds())
+	m.duration.WithLabelValues(strings.Clone(c.Method()), strings.Clone(routeLabel(c)), strconv.Itoa(c.Response().StatusCode())).Observe(time.Since(start).Seconds())
 	return err
 }
 
