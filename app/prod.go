@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/compress"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // initProd wires the production stack into a new server: metrics, the rate
@@ -20,6 +21,9 @@ func (s *Server) initProd(ctx context.Context, bg context.Context) error {
 		return err
 	}
 	s.metrics = NewMetrics(sqlDB)
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tienda_ready", Help: "1 when the database answers and every migration is applied (as /ready), else 0.",
+	}, s.readyGauge))
 	if s.redis != nil {
 		s.limiter = &redisLimiter{c: s.redis, prefix: s.cfg.Prod.RedisPrefix + "rl:"}
 	} else {
@@ -38,6 +42,23 @@ func (s *Server) initProd(ctx context.Context, bg context.Context) error {
 	s.store.OnChange = s.onChange
 	s.tracing, err = newTracing(ctx, s.cfg.Prod.OTLPEndpoint, s.db)
 	return err
+}
+
+// readyGauge evaluates readiness at scrape time.
+func (s *Server) readyGauge() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if s.ping(ctx) != nil {
+		return 0
+	}
+	if !s.migrated.Load() {
+		n, err := s.migrator.Pending(ctx)
+		if err != nil || n > 0 {
+			return 0
+		}
+		s.migrated.Store(true)
+	}
+	return 1
 }
 
 // onChange runs after every committed write (models.Store.OnChange): the
