@@ -40,6 +40,9 @@ func (s *Server) initProd(ctx context.Context, bg context.Context) error {
 		}
 	}
 	s.store.OnChange = s.onChange
+	if s.openapi, err = BuildOpenAPI(); err != nil {
+		return err
+	}
 	s.tracing, err = newTracing(ctx, s.cfg.Prod.OTLPEndpoint, s.db)
 	return err
 }

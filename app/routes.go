@@ -33,7 +33,9 @@ func (s *Server) routes() {
 	app.Get("/metrics", s.handleMetrics())
 	app.Use("/static", filesystem.New(filesystem.Config{Root: httpFS(s.static), MaxAge: int((365 * 24 * time.Hour).Seconds())}))
 
+	app.Get("/api/docs", s.handleDocs)
 	api := app.Group("/api/v1")
+	api.Get("/openapi.json", s.handleOpenAPI)
 	api.Post("/auth/token", s.handleToken)
 	api.Post("/auth/refresh", s.handleRefresh)
 	api.Post("/auth/logout", s.handleLogout)

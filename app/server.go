@@ -44,6 +44,7 @@ type Server struct {
 	limiter limiter
 	cache   *respCache
 	tracing *tracing
+	openapi []byte // the OpenAPI document (openapi.go)
 	// background work started by the server, stopped by Shutdown.
 	stopBG context.CancelFunc
 }
