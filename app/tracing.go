@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/gofiber/contrib/otelfiber/v2"
@@ -30,7 +31,10 @@ func newTracing(ctx context.Context, endpoint string, db *gorm.DB) (*tracing, er
 	if endpoint == "" {
 		return nil, nil
 	}
-	exp, err := otlptracehttp.New(ctx)
+	// OTLP over HTTP: the endpoint is the collector's base URL (as the
+	// OpenTelemetry spec defines the variable); traces go to /v1/traces.
+	// Headers and TLS come from the other OTEL_EXPORTER_OTLP_* variables.
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(strings.TrimSuffix(endpoint, "/")+"/v1/traces"))
 	if err != nil {
 		return nil, fmt.Errorf("OTLP exporter: %w", err)
 	}
