@@ -12,7 +12,29 @@ import (
 // HeaderAPIKey carries an API key.
 const HeaderAPIKey = "X-API-Key"
 
-const localAPIKey = "apikey"
+const (
+	localAPIKey = "apikey"
+	localClaims = "jwt_claims" // access-token claims already verified (by the rate limiter)
+)
+
+// jwtAuth is the JWT layer: contrib/jwt (requireAuth), unless the rate
+// limiter already verified this request's access token with the same key
+// and rules (Tokens.parse), in which case that verification is used
+// rather than repeated.
+func (s *Server) jwtAuth() fiber.Handler {
+	jw := s.requireAuth()
+	return func(c *fiber.Ctx) error {
+		if claims, ok := c.Locals(localClaims).(*Claims); ok && principal(c) == nil {
+			p, err := principalFromClaims(claims)
+			if err != nil {
+				return err
+			}
+			c.Locals(localAuth, p)
+			return c.Next()
+		}
+		return jw(c)
+	}
+}
 
 type apiKeyResult struct {
 	key  *models.APIKey

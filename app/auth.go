@@ -307,11 +307,11 @@ func (s *Server) requireAuth() fiber.Handler {
 			if !ok || claims.Type != typAccess {
 				return errUnauthorized("An access token is required.")
 			}
-			id, err := strconv.ParseInt(claims.Subject, 10, 64)
+			p, err := principalFromClaims(claims)
 			if err != nil {
-				return errUnauthorized("The token's subject is invalid.")
+				return err
 			}
-			c.Locals(localAuth, &Principal{UserID: id, Username: claims.Username, Staff: claims.Staff, Superuser: claims.Superuser})
+			c.Locals(localAuth, p)
 			return c.Next()
 		},
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
@@ -321,6 +321,14 @@ func (s *Server) requireAuth() fiber.Handler {
 			return errUnauthorized("The access token is invalid or expired.")
 		},
 	})
+}
+
+func principalFromClaims(claims *Claims) (*Principal, error) {
+	id, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil {
+		return nil, errUnauthorized("The token's subject is invalid.")
+	}
+	return &Principal{UserID: id, Username: claims.Username, Staff: claims.Staff, Superuser: claims.Superuser}, nil
 }
 
 // can enforces the permission rule for the request's principal.

@@ -21,6 +21,7 @@ func (s *Server) initProd(ctx context.Context, bg context.Context) error {
 		return err
 	}
 	s.metrics = NewMetrics(sqlDB)
+	s.verified = newVerifiedTokens(10_000)
 	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tienda_ready", Help: "1 when the database answers and every migration is applied (as /ready), else 0.",
 	}, s.readyGauge))

@@ -194,7 +194,8 @@ func (s *Server) rateFor(class string) Rate {
 func (s *Server) rateClient(c *fiber.Ctx, class string) string {
 	if class != classAuth {
 		if raw, ok := bearerToken(c); ok {
-			if claims, err := s.tokens.parse(raw, typAccess); err == nil {
+			if claims, err := s.verified.access(s.tokens, raw); err == nil {
+				c.Locals(localClaims, claims) // the JWT layer reuses the verification
 				return "user:" + claims.Subject
 			}
 		} else if key := c.Get(HeaderAPIKey); key != "" {
@@ -246,4 +247,42 @@ func (s *Server) rateLimit(c *fiber.Ctx) error {
 			Detail: "Retry in " + strconv.Itoa(retry) + " s.", Headers: map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(retry)}}
 	}
 	return c.Next()
+}
+
+// verifiedTokens remembers access tokens already verified, until they
+// expire, so that a client's steady stream of requests with one token pays
+// for the HMAC check and the claims' JSON decoding once. Tokens are
+// immutable and access tokens are not revocable before their expiry (15
+// minutes by default), so a remembered verification stays true. Bounded:
+// when full it starts over.
+type verifiedTokens struct {
+	mu  sync.Mutex
+	max int
+	m   map[string]*Claims
+}
+
+func newVerifiedTokens(max int) *verifiedTokens {
+	return &verifiedTokens{max: max, m: make(map[string]*Claims)}
+}
+
+// access returns the claims of a valid access token.
+func (v *verifiedTokens) access(t *Tokens, raw string) (*Claims, error) {
+	now := time.Now()
+	v.mu.Lock()
+	c, ok := v.m[raw]
+	v.mu.Unlock()
+	if ok && c.ExpiresAt != nil && now.Before(c.ExpiresAt.Time) {
+		return c, nil
+	}
+	c, err := t.parse(raw, typAccess)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if len(v.m) >= v.max {
+		clear(v.m)
+	}
+	v.m[strings.Clone(raw)] = c
+	v.mu.Unlock()
+	return c, nil
 }

@@ -40,7 +40,7 @@ func (s *Server) routes() {
 	api.Post("/auth/refresh", s.handleRefresh)
 	api.Post("/auth/logout", s.handleLogout)
 
-	authed := api.Group("", s.requireAuth(), s.apiKeyAuth) // (6) JWT, (7) API key
+	authed := api.Group("", s.jwtAuth(), s.apiKeyAuth) // (6) JWT, (7) API key
 	products := &resource[models.Product, *models.Product]{
 		s: s, kind: "product", title: "Product", path: "/api/v1/products", spec: models.ProductList,
 		writable: []string{"name", "description", "price", "stock"}, filters: productFilters,

@@ -40,11 +40,12 @@ type Server struct {
 	// htmlErrors renders errors of browser pages (set by the admin).
 	htmlErrors func(c *fiber.Ctx, e *APIError) error
 	// production stack (prod.go): metrics, rate limiter, response cache, tracing.
-	metrics *Metrics
-	limiter limiter
-	cache   *respCache
-	tracing *tracing
-	openapi []byte // the OpenAPI document (openapi.go)
+	metrics  *Metrics
+	limiter  limiter
+	cache    *respCache
+	tracing  *tracing
+	openapi  []byte          // the OpenAPI document (openapi.go)
+	verified *verifiedTokens // access tokens already verified (ratelimit.go)
 	// background work started by the server, stopped by Shutdown.
 	stopBG context.CancelFunc
 }
