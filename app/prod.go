@@ -41,6 +41,7 @@ func (s *Server) initProd(ctx context.Context, bg context.Context) error {
 		}
 	}
 	s.store.OnChange = s.onChange
+	s.throttle.OnRejected = func() { s.metrics.refused("login_throttled") }
 	if s.openapi, err = BuildOpenAPI(); err != nil {
 		return err
 	}

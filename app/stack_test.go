@@ -207,10 +207,12 @@ func TestRequestSizeLimit(t *testing.T) {
 	})
 }
 
-// TestRequestSizeLimitOverTheNetwork proves the body is never waited for:
+// TestRefusedOverTheNetwork proves the body is never waited for:
 // headers announcing 100 MB (or a chunked body that keeps coming) get the
-// 413 while the client has sent almost nothing, and the connection closes.
-func TestRequestSizeLimitOverTheNetwork(t *testing.T) {
+// 413 while the client has sent almost nothing, and the connection closes;
+// a header fasthttp cannot parse (control characters in the correlation id)
+// still gets the JSON envelope.
+func TestRefusedOverTheNetwork(t *testing.T) {
 	ts := newTestServer(t, "sqlite", func(c *Config) { c.MaxRequestSize = 4096 })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -224,6 +226,7 @@ func TestRequestSizeLimitOverTheNetwork(t *testing.T) {
 	}{
 		// The server pre-reads at most min(limit, 8 KB) before deciding.
 		{"content-length", "Content-Length: 104857600\r\n", func(w io.Writer) { _, _ = w.Write(bytes.Repeat([]byte("x"), 8192)) }},
+		{"control characters in the correlation id", "X-Correlation-ID: abc\x01def\r\nContent-Length: 2\r\n", func(w io.Writer) { _, _ = w.Write([]byte("{}")) }},
 		{"chunked", "Transfer-Encoding: chunked\r\n", func(w io.Writer) {
 			for i := 0; i < 10; i++ {
 				fmt.Fprintf(w, "%x\r\n%s\r\n", 1000, bytes.Repeat([]byte("x"), 1000))
@@ -245,11 +248,15 @@ func TestRequestSizeLimitOverTheNetwork(t *testing.T) {
 				t.Fatalf("no response while the body is incomplete: %v", err)
 			}
 			defer resp.Body.Close()
-			if resp.StatusCode != 413 || !resp.Close {
+			want, code := 413, CodePayloadTooLarge
+			if strings.Contains(tc.head, "X-Correlation-ID") {
+				want, code = 400, CodeBadRequest
+			}
+			if resp.StatusCode != want || !resp.Close {
 				t.Fatalf("status %d, close %v", resp.StatusCode, resp.Close)
 			}
 			var env APIError
-			if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || env.Code != CodePayloadTooLarge {
+			if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || env.Code != code || env.CorrelationID == "" {
 				t.Fatalf("envelope %+v %v", env, err)
 			}
 		})
