@@ -127,6 +127,10 @@ func (s *Server) cached(kind string, h fiber.Handler) fiber.Handler {
 		if rc == nil || p == nil || !p.Can("view", kind) {
 			return h(c)
 		}
+		// Answers depend on the caller: shared caches must not keep them,
+		// browsers must revalidate (cheap: If-None-Match gets a 304).
+		c.Set(fiber.HeaderCacheControl, "private, no-cache")
+		c.Vary(fiber.HeaderAuthorization, HeaderAPIKey)
 		ctx := c.UserContext()
 		gen, err := rc.generation(kind)
 		if err != nil {

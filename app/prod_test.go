@@ -145,6 +145,9 @@ func testResponseCache(t *testing.T, ts *testServer) {
 	for _, path := range []string{"/api/v1/products?page=1&sort=name", loc} {
 		first := get(path)
 		second := get(path)
+		if cc := second.Header.Get("Cache-Control"); cc != "private, no-cache" || !strings.Contains(second.Header.Get("Vary"), "Authorization") {
+			t.Fatalf("%s: Cache-Control %q Vary %q", path, cc, second.Header.Get("Vary"))
+		}
 		if first.Header.Get("X-Cache") != "MISS" || second.Header.Get("X-Cache") != "HIT" || !bytes.Equal(first.Body, second.Body) {
 			t.Fatalf("%s: %s then %s", path, first.Header.Get("X-Cache"), second.Header.Get("X-Cache"))
 		}
