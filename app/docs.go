@@ -18,6 +18,7 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tienda API</title>
 <link rel="stylesheet" href="{{.UI}}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{{.UI}}/favicon-32x32.png">
 </head>
 <body>
 <div id="swagger-ui"></div>

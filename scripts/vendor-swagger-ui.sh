@@ -6,7 +6,7 @@
 set -euo pipefail
 VERSION=5.35.0
 DEST="static/vendor/swagger-ui-dist@$VERSION"
-FILES=(swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css LICENSE NOTICE)
+FILES=(swagger-ui-bundle.js swagger-ui-bundle.js.LICENSE.txt swagger-ui.css favicon-32x32.png LICENSE NOTICE)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && npm pack "swagger-ui-dist@$VERSION" --json >pack.json 2>/dev/null)
