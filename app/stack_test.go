@@ -533,3 +533,38 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 		t.Fatalf("serve: %v", err)
 	}
 }
+
+// TestSlowBodyIsCutOff: a client that sends its body too slowly (slow
+// loris) is cut off by the read timeout while the size layer reads the
+// streamed body, with a 400 envelope, instead of holding a handler forever.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	ts.srv.app.Server().ReadTimeout = 300 * time.Millisecond
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = ts.srv.app.Listener(ln) }()
+	t.Cleanup(func() { _ = ts.srv.app.ShutdownWithTimeout(time.Second) })
+	conn, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	fmt.Fprint(conn, "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{\"\r\n")
+	// ...and nothing more.
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a stalled body: %v", err)
+	}
+	defer resp.Body.Close()
+	if elapsed := time.Since(start); elapsed > 3*time.Second {
+		t.Fatalf("stalled body held the connection for %v", elapsed)
+	}
+	var env APIError
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 400 || env.Code != CodeBadRequest {
+		t.Fatalf("status %d envelope %+v %v", resp.StatusCode, env, err)
+	}
+}
