@@ -93,18 +93,20 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		return nil, err
 	}
 	s.app = fiber.New(fiber.Config{
-		AppName:        "tienda",
-		ErrorHandler:   s.errorHandler,
-		BodyLimit:      cfg.MaxRequestSize,
-		ReadTimeout:    30 * time.Second,
-		WriteTimeout:   0, // SSE streams run long; keep-alive pings keep them honest
-		IdleTimeout:    120 * time.Second,
-		ReadBufferSize: 16 * 1024,
+		AppName:               "tienda",
+		ErrorHandler:          s.errorHandler,
+		BodyLimit:             cfg.MaxRequestSize,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          0, // SSE streams run long; keep-alive pings keep them honest
+		IdleTimeout:           120 * time.Second,
+		ReadBufferSize:        16 * 1024,
+		DisableStartupMessage: true,
+
 		// Bodies are streamed so that the size layer (limitBody) refuses
 		// oversized and chunked bodies before they are read into memory.
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
-		DisableStartupMessage:        true,
+
 		// Request values must not alias fasthttp's reused buffers once
 		// handlers keep them (goroutines, caches, the history).
 		Immutable: false,
