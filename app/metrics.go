@@ -192,7 +192,8 @@ func (s *Server) metricsServer() *http.Server {
 	return &http.Server{Addr: s.cfg.Prod.MetricsAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 }
 
-// isMetricsPath is true for the operational endpoints no limit applies to.
+// isOpsPath is true for the operational endpoints (health, readiness,
+// metrics, static files): no rate limit applies and no span is made.
 func isOpsPath(p string) bool {
 	return p == "/health" || p == "/ready" || p == "/metrics" || strings.HasPrefix(p, "/static/")
 }
