@@ -3,7 +3,9 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"tienda/models"
+	"tienda/models/testdb"
 )
 
 // Benchmarks of the production stack (see docs/benchmarks-prod.md). Each
@@ -103,6 +106,70 @@ func BenchmarkListGET(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			ts, token, _ := benchServer(b, 2000, func(c *Config) { c.Prod.CacheTTL = tc.cache })
 			serve(b, ts.srv.app.Handler(), "/api/v1/products?page=3&sort=name&q=Product", token, 200)
+		})
+	}
+}
+
+// BenchmarkNginx compares one instance with two behind the shipped
+// nginx.conf (nginx in front of both, so the proxy's cost is the same),
+// on a cached detail GET with 16 concurrent clients. It needs nginx,
+// TEST_REDIS_URL (shared state) and, for PostgreSQL, TEST_DATABASE_URL.
+func BenchmarkNginx(b *testing.B) {
+	bin := nginxBin(b)
+	cfg := testConfig()
+	cfg.RedisURL = redisURL(b)
+	cfg.TrustedProxies = []string{"127.0.0.1"}
+	cfg.Prod.RateRead = Rate{N: 1 << 30, Window: time.Minute}
+	cfg.Prod.RateAuth = Rate{N: 1 << 30, Window: time.Minute}
+	cfg.Prod.RedisPrefix = "tienda-bench-" + newID() + ":"
+	db, dsn := testdb.OpenURL(b, testdb.Dialects()[len(testdb.Dialects())-1])
+	store := models.NewStore(db)
+	price, _ := models.ParseMoney("5.00")
+	p := &models.Product{Name: "Bench", Price: price, Stock: 1}
+	if err := store.Create(context.Background(), p); err != nil {
+		b.Fatal(err)
+	}
+	u := &models.User{Username: "bench", Email: "b@example.com", IsActive: true, IsStaff: true}
+	if err := u.SetPassword(context.Background(), "bench-password-1"); err != nil {
+		b.Fatal(err)
+	}
+	if err := store.Create(context.Background(), u); err != nil {
+		b.Fatal(err)
+	}
+	a := startInstance(b, cfg, dsn)
+	second := startInstance(b, cfg, dsn)
+	tokens := NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
+	access, _, err := tokens.sign(u, typAccess, "fam", newID(), time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		upA, upB string
+	}{{"one_instance", a, a}, {"two_instances", a, second}} {
+		b.Run(tc.name, func(b *testing.B) {
+			front := startNginx(b, bin, tc.upA, tc.upB)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			url := fmt.Sprintf("%s/api/v1/products/%d", front, p.ID)
+			b.SetParallelism(8)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					req, _ := http.NewRequest("GET", url, nil)
+					req.Header.Set("Authorization", "Bearer "+access)
+					resp, err := client.Do(req)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Errorf("status %d", resp.StatusCode)
+						return
+					}
+				}
+			})
 		})
 	}
 }

@@ -22,7 +22,7 @@ import (
 
 // nginxBin finds nginx (Debian installs it in /usr/sbin). CI installs it,
 // so there a missing nginx is a failure.
-func nginxBin(t *testing.T) string {
+func nginxBin(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
 		if bin, err := exec.LookPath(p); err == nil {
@@ -36,7 +36,7 @@ func nginxBin(t *testing.T) string {
 	return ""
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -48,7 +48,7 @@ func freePort(t *testing.T) int {
 
 // startInstance runs a server on its own database pool, as a second
 // process would, and returns its address.
-func startInstance(t *testing.T, cfg Config, dsn string) string {
+func startInstance(t testing.TB, cfg Config, dsn string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := models.Open(ctx, models.DBConfig{URL: dsn, MaxOpenConns: 4})
@@ -75,26 +75,10 @@ func startInstance(t *testing.T, cfg Config, dsn string) string {
 	return ln.Addr().String()
 }
 
-// TestTwoInstancesBehindNginx starts two instances on one database and one
-// Redis behind the shipped deploy/nginx.conf, and proves that a token
-// made on one works on the other, that the rate limit is shared, and that
-// a write through one is never served stale by the other.
-func TestTwoInstancesBehindNginx(t *testing.T) {
-	bin := nginxBin(t)
-	redisURL := redisURL(t)
-	dialect := testdb.Dialects()[len(testdb.Dialects())-1] // PostgreSQL when available
-	db, dsn := testdb.OpenURL(t, dialect)
-	cfg := testConfig()
-	cfg.RedisURL = redisURL
-	cfg.Prod.RedisPrefix = "tienda-nginx-" + newID() + ":"
-	cfg.TrustedProxies = []string{"127.0.0.1"}
-	cfg.Prod.RateRead = Rate{N: 1000, Window: time.Minute}
-	cfg.Prod.RateWrite = Rate{N: 1000, Window: time.Minute}
-	cfg.Prod.RateAuth = Rate{N: 6, Window: time.Minute}
-	a := startInstance(t, cfg, dsn)
-	b := startInstance(t, cfg, dsn)
-
-	// The shipped nginx.conf, with test ports and paths.
+// startNginx runs the shipped deploy/nginx.conf (ports and paths
+// rewritten) in front of the two upstream addresses and returns its URL.
+func startNginx(t testing.TB, bin, a, b string) string {
+	t.Helper()
 	conf, err := os.ReadFile("../deploy/nginx.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -102,22 +86,21 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	c := string(conf)
-	for old, repl := range map[string]string{
-		"pid /run/nginx.pid;":                    "pid " + filepath.Join(dir, "nginx.pid") + ";",
-		"/var/log/nginx/":                        dir + "/",
-		"listen 80;":                             fmt.Sprintf("listen 127.0.0.1:%d;", port),
-		"server 127.0.0.1:8081":                  "server " + a,
-		"server 127.0.0.1:8082":                  "server " + b,
-		"worker_processes auto;":                 "worker_processes 1;\ndaemon off;",
-		"    access_log " + dir + "/access.log;": "",
+	for _, r := range []struct{ old, repl string }{
+		{"pid /run/nginx.pid;", "pid " + filepath.Join(dir, "nginx.pid") + ";"},
+		{"/var/log/nginx/", dir + "/"},
+		{"listen 80;", fmt.Sprintf("listen 127.0.0.1:%d;", port)},
+		{"server 127.0.0.1:8081", "server " + a},
+		{"server 127.0.0.1:8082", "server " + b},
+		{"worker_processes auto;", "worker_processes 1;\ndaemon off;"},
+		{"\nhttp {", fmt.Sprintf("\nhttp {\n    client_body_temp_path %[1]s/body;\n    proxy_temp_path %[1]s/proxy;\n"+
+			"    fastcgi_temp_path %[1]s/fastcgi;\n    uwsgi_temp_path %[1]s/uwsgi;\n    scgi_temp_path %[1]s/scgi;", dir)},
 	} {
-		if !strings.Contains(c, old) && !strings.HasPrefix(old, "    access_log") {
-			t.Fatalf("deploy/nginx.conf no longer contains %q", old)
+		if !strings.Contains(c, r.old) {
+			t.Fatalf("deploy/nginx.conf no longer contains %q", r.old)
 		}
-		c = strings.ReplaceAll(c, old, repl)
+		c = strings.ReplaceAll(c, r.old, r.repl)
 	}
-	c = strings.Replace(c, "\nhttp {", fmt.Sprintf("\nhttp {\n    client_body_temp_path %[1]s/body;\n    proxy_temp_path %[1]s/proxy;\n"+
-		"    fastcgi_temp_path %[1]s/fastcgi;\n    uwsgi_temp_path %[1]s/uwsgi;\n    scgi_temp_path %[1]s/scgi;", dir), 1)
 	confPath := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(confPath, []byte(c), 0o644); err != nil {
 		t.Fatal(err)
@@ -143,6 +126,29 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 	}) {
 		t.Fatalf("nginx did not come up: %s", stderr.String())
 	}
+	return front
+}
+
+// TestTwoInstancesBehindNginx starts two instances on one database and one
+// Redis behind the shipped deploy/nginx.conf, and proves that a token
+// made on one works on the other, that the rate limit is shared, and that
+// a write through one is never served stale by the other.
+func TestTwoInstancesBehindNginx(t *testing.T) {
+	bin := nginxBin(t)
+	redisURL := redisURL(t)
+	dialect := testdb.Dialects()[len(testdb.Dialects())-1] // PostgreSQL when available
+	db, dsn := testdb.OpenURL(t, dialect)
+	cfg := testConfig()
+	cfg.RedisURL = redisURL
+	cfg.Prod.RedisPrefix = "tienda-nginx-" + newID() + ":"
+	cfg.TrustedProxies = []string{"127.0.0.1"}
+	cfg.Prod.RateRead = Rate{N: 1000, Window: time.Minute}
+	cfg.Prod.RateWrite = Rate{N: 1000, Window: time.Minute}
+	cfg.Prod.RateAuth = Rate{N: 6, Window: time.Minute}
+	a := startInstance(t, cfg, dsn)
+	b := startInstance(t, cfg, dsn)
+
+	front := startNginx(t, bin, a, b)
 
 	client := &http.Client{Timeout: 10 * time.Second}
 	call := func(base, method, path, token string, body any, hdr ...string) (int, http.Header, []byte) {

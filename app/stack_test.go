@@ -438,7 +438,7 @@ func TestRedisRateLimitIsAtomicAndShared(t *testing.T) {
 	}
 }
 
-func redisURL(t *testing.T) string {
+func redisURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("TEST_REDIS_URL")
 	if u == "" {
