@@ -241,9 +241,9 @@ func (r *resource[T, PT]) after(c *fiber.Ctx, action string, rec PT) {
 
 // mount registers the resource's routes on g (relative to r.path).
 func (r *resource[T, PT]) mount(g fiber.Router, prefix string) {
-	g.Get(prefix, r.list)
+	g.Get(prefix, r.s.cached(r.kind, r.list))
 	g.Post(prefix, r.create)
-	g.Get(prefix+"/:id", r.get)
+	g.Get(prefix+"/:id", r.s.cached(r.kind, r.get))
 	g.Put(prefix+"/:id", r.update(true))
 	g.Patch(prefix+"/:id", r.update(false))
 	g.Delete(prefix+"/:id", r.remove)

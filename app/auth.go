@@ -64,6 +64,8 @@ type Principal struct {
 	Superuser bool
 	// ReadOnly is set for read-only API keys.
 	ReadOnly bool
+	// APIKeyID is the key the request authenticated with (0: a JWT).
+	APIKeyID int64
 }
 
 // User returns the permission view of the principal.
@@ -295,7 +297,9 @@ func (s *Server) requireAuth() fiber.Handler {
 		Claims:     &Claims{},
 		ContextKey: localUser,
 		Filter: func(c *fiber.Ctx) bool {
-			return principal(c) != nil // already authenticated (API key)
+			// Already authenticated, or an API key without a bearer token:
+			// the API key layer (apiKeyAuth) comes next.
+			return principal(c) != nil || (c.Get(fiber.HeaderAuthorization) == "" && c.Get(HeaderAPIKey) != "")
 		},
 		SuccessHandler: func(c *fiber.Ctx) error {
 			tok, _ := c.Locals(localUser).(*jwt.Token)
@@ -303,11 +307,11 @@ func (s *Server) requireAuth() fiber.Handler {
 			if !ok || claims.Type != typAccess {
 				return errUnauthorized("An access token is required.")
 			}
-			id, err := strconv.ParseInt(claims.Subject, 10, 64)
+			p, err := principalFromClaims(claims)
 			if err != nil {
-				return errUnauthorized("The token's subject is invalid.")
+				return err
 			}
-			c.Locals(localAuth, &Principal{UserID: id, Username: claims.Username, Staff: claims.Staff, Superuser: claims.Superuser})
+			c.Locals(localAuth, p)
 			return c.Next()
 		},
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
@@ -317,6 +321,14 @@ func (s *Server) requireAuth() fiber.Handler {
 			return errUnauthorized("The access token is invalid or expired.")
 		},
 	})
+}
+
+func principalFromClaims(claims *Claims) (*Principal, error) {
+	id, err := strconv.ParseInt(claims.Subject, 10, 64)
+	if err != nil {
+		return nil, errUnauthorized("The token's subject is invalid.")
+	}
+	return &Principal{UserID: id, Username: claims.Username, Staff: claims.Staff, Superuser: claims.Superuser}, nil
 }
 
 // can enforces the permission rule for the request's principal.

@@ -41,6 +41,8 @@ type Config struct {
 	LLMEmbedModel   string
 	LLMTimeout      time.Duration
 	MetricsToken    string
+	// Prod configures the production stack (rate limits, cache, metrics, tracing).
+	Prod ProdConfig
 	// SecretKeyGenerated is true when development generated the key.
 	SecretKeyGenerated bool
 }
@@ -163,7 +165,13 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s must be a positive duration such as %s", d.key, d.def)
 		}
 	}
+	if c.Prod, err = loadProdConfig(getenv); err != nil {
+		return c, err
+	}
 	c.CORSOrigins = splitList(getenv("CORS_ORIGINS"))
+	if err := checkOrigins(c.CORSOrigins); err != nil {
+		return c, err
+	}
 	c.TrustedProxies = splitList(getenv("TRUSTED_PROXIES"))
 	for _, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err != nil {

@@ -39,6 +39,13 @@ type Server struct {
 	static   fs.FS
 	// htmlErrors renders errors of browser pages (set by the admin).
 	htmlErrors func(c *fiber.Ctx, e *APIError) error
+	// production stack (prod.go): metrics, rate limiter, response cache, tracing.
+	metrics  *Metrics
+	limiter  limiter
+	cache    *respCache
+	tracing  *tracing
+	openapi  []byte          // the OpenAPI document (openapi.go)
+	verified *verifiedTokens // access tokens already verified (ratelimit.go)
 	// background work started by the server, stopped by Shutdown.
 	stopBG context.CancelFunc
 }
@@ -69,8 +76,8 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		if err := s.redis.Ping(pctx).Err(); err != nil {
 			return nil, fmt.Errorf("connect to Redis: %w", err)
 		}
-		s.counter = &kv.RedisCounter{Client: s.redis, Prefix: "tienda:"}
-		s.storage = newRedisStorage(s.redis, "tienda:kv:")
+		s.counter = &kv.RedisCounter{Client: s.redis, Prefix: cfg.Prod.RedisPrefix}
+		s.storage = newRedisStorage(s.redis, cfg.Prod.RedisPrefix+"kv:")
 	} else {
 		s.counter = &kv.SQLCounter{DB: db}
 		s.storage = &kv.SQLStorage{DB: db, Log: log}
@@ -81,6 +88,10 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 	if cfg.RedisURL == "" {
 		go kv.GC(bg, db, 5*time.Minute, log)
 	}
+	if err := s.initProd(ctx, bg); err != nil {
+		cancel()
+		return nil, err
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tienda",
 		ErrorHandler:          s.errorHandler,
@@ -90,6 +101,12 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		IdleTimeout:           120 * time.Second,
 		ReadBufferSize:        16 * 1024,
 		DisableStartupMessage: true,
+
+		// Bodies are streamed so that the size layer (limitBody) refuses
+		// oversized and chunked bodies before they are read into memory.
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+
 		// Request values must not alias fasthttp's reused buffers once
 		// handlers keep them (goroutines, caches, the history).
 		Immutable: false,
@@ -107,15 +124,18 @@ func (s *Server) Store() *models.Store { return s.store }
 // Serve accepts connections on ln until ctx ends, then drains in-flight
 // requests for up to ShutdownTimeout.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- s.app.Listener(ln) }()
+	stopMetrics := s.serveMetrics(errc)
 	select {
 	case err := <-errc:
+		stopMetrics()
 		return err
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
 	err := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout)
+	stopMetrics()
 	s.Close()
 	if err != nil {
 		return fmt.Errorf("shutdown: %w", err)
@@ -126,6 +146,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 // Close stops background work and releases connections the server opened.
 func (s *Server) Close() {
 	s.stopBG()
+	s.tracing.shutdown(s.log)
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}

@@ -60,6 +60,12 @@ func ActorFrom(ctx context.Context) Actor {
 type Store struct {
 	DB       *gorm.DB
 	Validate *Validator
+	// OnChange, when set, is called after every committed create, update
+	// or delete with the object type ("product") and the action, from the
+	// API and the admin alike (the server invalidates caches and counts
+	// business metrics with it). It runs after the commit, never inside
+	// the transaction, so readers cannot re-cache the old row.
+	OnChange func(ctx context.Context, objectType, action string)
 }
 
 // NewStore wraps db.
@@ -89,12 +95,21 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 	}
 	now := Now()
 	rec.setMeta(0, 1, now, now)
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit("id").Create(rec).Error; err != nil {
 			return translate(err, rec, "create "+typeName(rec))
 		}
 		return s.log(ctx, tx, rec, "create", nil, rec)
 	})
+	return s.changed(ctx, rec, "create", err)
+}
+
+// changed reports a committed write to OnChange and passes err through.
+func (s *Store) changed(ctx context.Context, rec Entity, action string, err error) error {
+	if err == nil && s.OnChange != nil {
+		s.OnChange(ctx, typeName(rec), action)
+	}
+	return err
 }
 
 // Update validates rec and writes it if the stored version still equals
@@ -104,7 +119,7 @@ func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
 	if err := s.Validate.Struct(rec); err != nil {
 		return err
 	}
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		old := newLike(rec)
 		if err := lockRow(tx, s.Dialect()).Take(old, rec.GetID()).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -125,12 +140,13 @@ func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
 		}
 		return s.log(ctx, tx, rec, "update", old, rec)
 	})
+	return s.changed(ctx, rec, "update", err)
 }
 
 // Delete removes the record with id if its version equals expected (0: any
 // version), and records the deletion.
 func (s *Store) Delete(ctx context.Context, model Entity, id int64, expected int64) error {
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		old := newLike(model)
 		if err := lockRow(tx, s.Dialect()).Take(old, id).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -146,6 +162,7 @@ func (s *Store) Delete(ctx context.Context, model Entity, id int64, expected int
 		}
 		return s.log(ctx, tx, old, "delete", old, nil)
 	})
+	return s.changed(ctx, model, "delete", err)
 }
 
 // DeleteMany removes the records with the given ids, one history entry each.

@@ -45,6 +45,7 @@ commands:
   createsuperuser --username U --email E [--staff]
                                          create a user (password from TIENDA_SUPERUSER_PASSWORD or a prompt)
   seed [--products N] [--documents N]    add demo data (idempotent)
+  openapi                                print the OpenAPI 3.1 document (as /api/v1/openapi.json)
   version                                print the version
 `
 
@@ -66,6 +67,11 @@ func run(ctx context.Context, args []string, e env) int {
 		err = cmdCreateSuperuser(ctx, rest, e)
 	case "seed":
 		err = cmdSeed(ctx, rest, e)
+	case "openapi":
+		var doc []byte
+		if doc, err = app.BuildOpenAPI(); err == nil {
+			_, err = fmt.Fprintf(e.stdout, "%s\n", doc)
+		}
 	case "version", "--version", "-v":
 		fmt.Fprintf(e.stdout, "tienda %s\n", version)
 	case "help", "--help", "-h":
