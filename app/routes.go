@@ -11,7 +11,7 @@ import (
 )
 
 // routes is the one index of every route the server answers.
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	app := s.app
 	// Order matters: the logger sees every request, including ones the
 	// later layers refuse.
@@ -41,6 +41,7 @@ func (s *Server) routes() {
 	documents.mount(authed, "/documents")
 
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/", fiber.StatusFound) })
+	return s.adminRoutes()
 }
 
 func (s *Server) logPanic(c *fiber.Ctx, e any) {
