@@ -102,6 +102,9 @@ func (s *Server) adminRoutes() error {
 	auth := g.Group("", p.requireStaff)
 	auth.Get("/", p.dashboard)
 	auth.Post("/logout", p.logout)
+	// Signing out changes state, so it is a POST (CSRF-checked); a typed
+	// /admin/logout lands on the dashboard, whose header has the button.
+	auth.Get("/logout", func(c *fiber.Ctx) error { return c.Redirect(adminBase+"/", fiber.StatusSeeOther) })
 	p.site.Mount(auth)
 	return nil
 }
@@ -481,5 +484,7 @@ func (p *prefixedStorage) Delete(k string) error { return p.inner.Delete(p.prefi
 
 // Reset would drop other users' keys of the shared storage; sessions are
 // ended one by one instead.
-func (p *prefixedStorage) Reset() error { return errors.New("reset of admin sessions is not supported") }
+func (p *prefixedStorage) Reset() error {
+	return errors.New("reset of admin sessions is not supported")
+}
 func (p *prefixedStorage) Close() error { return nil }

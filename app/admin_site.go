@@ -91,6 +91,7 @@ func registerAdminModels(site *admin.Site) error {
 			{Value: "inactive", Label: "Inactive", Scope: func(db *gorm.DB) *gorm.DB { return db.Where("is_active = ?", false) }},
 		}}},
 		Ordering: []string{"username"},
+		New:      func() *models.User { return &models.User{IsActive: true, IsStaff: true} },
 		Fieldsets: []admin.Fieldset{
 			{Title: "Account", Fields: []string{"username", "email"}},
 			{Title: "Permissions", Fields: []string{"is_active", "is_staff", "is_superuser"}},

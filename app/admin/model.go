@@ -54,8 +54,10 @@ func (m *model[T, PT]) info() ModelInfo {
 		}}
 }
 
-func (m *model[T, PT]) listURL() string          { return m.site.Base + "/" + m.slug }
-func (m *model[T, PT]) objectURL(id int64) string { return m.listURL() + "/" + strconv.FormatInt(id, 10) }
+func (m *model[T, PT]) listURL() string { return m.site.Base + "/" + m.slug }
+func (m *model[T, PT]) objectURL(id int64) string {
+	return m.listURL() + "/" + strconv.FormatInt(id, 10)
+}
 
 // allow applies the one permission rule (models.Permission) to the signed-in user.
 func (m *model[T, PT]) allow(c *fiber.Ctx, action string) error {
@@ -487,7 +489,7 @@ func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
 	if err := m.allow(c, "add"); err != nil {
 		return err
 	}
-	rec := PT(new(T))
+	rec := m.newRecord()
 	vals := m.valuesOf(rec)
 	for _, n := range m.order {
 		if m.fields[n].Kind == kindMoney || m.fields[n].Kind == kindTimePtr {
@@ -497,11 +499,19 @@ func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
 	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(m.formView(c, rec, true, vals, nil)))
 }
 
+// newRecord is a fresh object with the registration's initial values.
+func (m *model[T, PT]) newRecord() PT {
+	if m.opts.New != nil {
+		return PT(m.opts.New())
+	}
+	return PT(new(T))
+}
+
 func (m *model[T, PT]) create(c *fiber.Ctx) error {
 	if err := m.allow(c, "add"); err != nil {
 		return err
 	}
-	rec := PT(new(T))
+	rec := m.newRecord()
 	raw, errs := m.bind(c, rec)
 	ctx := m.actor(c)
 	if err := m.validate(ctx, rec, raw, errs, true); err != nil {

@@ -108,6 +108,8 @@ type Options[T any] struct {
 	// BeforeSave applies the Extra inputs to rec before validation; it
 	// returns a *models.ValidationError to show messages next to them.
 	BeforeSave func(ctx context.Context, rec *T, extra map[string]string, creating bool) error
+	// New returns a new object with its initial form values (zero value when nil).
+	New func() *T
 	// Badge returns a short warning for a list cell ("low"), or "".
 	Badge func(rec *T, field string) string
 }
