@@ -435,7 +435,7 @@ func TestAdminProductFormsConflictAndHistory(t *testing.T) {
 		}
 
 		// Delete with confirmation; then the object is gone (404) but its history stays.
-		d = parse(t, b.get(objURL + "/delete"))
+		d = parse(t, b.get(objURL+"/delete"))
 		if !strings.Contains(text(d.Find(".confirm-card")), "“Lámpara”") {
 			t.Fatalf("confirmation: %s", text(d.Find("main")))
 		}
@@ -446,7 +446,7 @@ func TestAdminProductFormsConflictAndHistory(t *testing.T) {
 			t.Fatalf("delete flash: %q", text(d.Find(".flash")))
 		}
 		wantStatus(t, b.get(objURL), http.StatusNotFound)
-		d = parse(t, b.get(objURL + "/history"))
+		d = parse(t, b.get(objURL+"/history"))
 		if d.Find("table.history tbody tr").Length() != 4 || !strings.Contains(text(d.Find("tbody tr").First()), "Deleted") {
 			t.Fatalf("history after delete: %s", text(d.Find("main")))
 		}

@@ -103,15 +103,15 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		return def
 	}
 	c := Config{
-		Env:         get("APP_ENV", "development"),
-		Port:        get("PORT", "8080"),
-		DatabaseURL: get("DATABASE_URL", "tienda.db"),
-		SecretKey:   getenv("SECRET_KEY"),
-		RedisURL:    get("REDIS_URL", ""),
-		LogLevel:    get("LOG_LEVEL", "info"),
-		LLMBaseURL:  get("LLM_BASE_URL", ""),
-		LLMAPIKey:   getenv("LLM_API_KEY"),
-		LLMModel:    get("LLM_MODEL", ""),
+		Env:          get("APP_ENV", "development"),
+		Port:         get("PORT", "8080"),
+		DatabaseURL:  get("DATABASE_URL", "tienda.db"),
+		SecretKey:    getenv("SECRET_KEY"),
+		RedisURL:     get("REDIS_URL", ""),
+		LogLevel:     get("LOG_LEVEL", "info"),
+		LLMBaseURL:   get("LLM_BASE_URL", ""),
+		LLMAPIKey:    getenv("LLM_API_KEY"),
+		LLMModel:     get("LLM_MODEL", ""),
 		MetricsToken: getenv("METRICS_TOKEN"),
 	}
 	c.LLMEmbedModel = get("LLM_EMBEDDING_MODEL", "")
