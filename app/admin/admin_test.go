@@ -71,7 +71,9 @@ func newHarness(t *testing.T, dialect string, register func(*admin.Site) error) 
 			h.flashes = nil
 			return p
 		},
-		Flash: func(_ *fiber.Ctx, level, msg string) { h.flashes = append(h.flashes, views.Flash{Level: level, Message: msg}) },
+		Flash: func(_ *fiber.Ctx, level, msg string) {
+			h.flashes = append(h.flashes, views.Flash{Level: level, Message: msg})
+		},
 		Render: func(c *fiber.Ctx, status int, comp templ.Component) error {
 			c.Status(status).Type("html", "utf-8")
 			return comp.Render(c.UserContext(), c.Response().BodyWriter())
