@@ -337,6 +337,9 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 	for i, fs := range m.fieldsets {
 		out := views.Fieldset{Title: fs.Title}
 		for _, n := range fs.Fields {
+			if isNew && !m.editable(n) {
+				continue // nothing to show before the object exists
+			}
 			out.Fields = append(out.Fields, m.fieldView(m.fields[n], vals[n], errs[n], isNew))
 		}
 		for _, e := range m.opts.Extra {
@@ -351,7 +354,9 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 				out.Fields = append(out.Fields, fv)
 			}
 		}
-		vm.Fieldsets = append(vm.Fieldsets, out)
+		if len(out.Fields) > 0 {
+			vm.Fieldsets = append(vm.Fieldsets, out)
+		}
 	}
 	for _, n := range slices.Sorted(func(yield func(string) bool) {
 		for k := range errs {
