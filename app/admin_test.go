@@ -5,7 +5,9 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -783,5 +785,59 @@ func TestAdminStaticAssets(t *testing.T) {
 	}
 	if d.Find("[style]").Length() != 0 || d.Find("style").Length() != 0 {
 		t.Fatal("inline style found (the CSP forbids it)")
+	}
+}
+
+func TestAdminHtmxGetsOnlyTheList(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	b := ts.signedIn("ana", false)
+	seedProducts(t, ts, models.Product{Name: "Lámpara", Price: models.Cents(100)}, models.Product{Name: "Silla", Price: models.Cents(100)})
+	req := httptest.NewRequest("GET", "/admin/products?q=silla", nil)
+	req.Header.Set("HX-Request", "true")
+	req.Header.Set("HX-Target", "changelist")
+	resp := b.send(req)
+	wantStatus(t, resp, 200)
+	d := parse(t, resp)
+	if d.Find("header.topbar").Length() != 0 || d.Find("#changelist").Length() != 1 {
+		t.Fatalf("fragment: %s", resp.Body)
+	}
+	if strings.Join(listNames(d), ",") != "Silla" || !strings.Contains(resp.Header.Get("Vary"), "HX-Request") {
+		t.Fatalf("fragment rows %q, Vary %q", listNames(d), resp.Header.Get("Vary"))
+	}
+	// An expired session answers htmx with HX-Redirect, not a login page in the list.
+	anon := ts.browser()
+	req = httptest.NewRequest("GET", "/admin/products?q=silla", nil)
+	req.Header.Set("HX-Request", "true")
+	resp = anon.send(req)
+	if resp.Header.Get("HX-Redirect") != "/admin/login?next=%2Fadmin%2Fproducts%3Fq%3Dsilla" {
+		t.Fatalf("HX-Redirect %q", resp.Header.Get("HX-Redirect"))
+	}
+}
+
+// TestAdminSessionsInRedis: with REDIS_URL, sessions live in Redis, so
+// any instance can serve a signed-in user.
+func TestAdminSessionsInRedis(t *testing.T) {
+	redisURL := os.Getenv("TEST_REDIS_URL")
+	if redisURL == "" {
+		t.Skip("TEST_REDIS_URL not set (CI sets it)")
+	}
+	one := newTestServer(t, models.SQLite, func(c *Config) { c.RedisURL = redisURL })
+	pw := one.createUser("ana", true, false)
+	b := one.browser()
+	b.login("ana", pw)
+	// A second instance over the same database and Redis.
+	two := &testServer{t: t, dialect: one.dialect}
+	srv, err := New(context.Background(), one.srv.cfg, one.srv.db, one.srv.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	two.srv, two.store = srv, srv.store
+	b.ts = two
+	wantStatus(t, b.get("/admin/products"), 200)
+	var n int64
+	one.store.DB.Table("kv").Count(&n)
+	if n != 0 {
+		t.Fatalf("%d session rows in the database while Redis is configured", n)
 	}
 }

@@ -7,6 +7,10 @@ import (
 	"github.com/a-h/templ"
 )
 
+// ChangelistFragment names the part of a list page that htmx swaps
+// (search-as-you-type, pagination): only it is rendered for those requests.
+const ChangelistFragment = "changelist"
+
 // htmxConfig keeps htmx within the Content-Security-Policy: no inline
 // indicator styles, no eval, no inline scripts from swapped content.
 const htmxConfig = `{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"historyCacheSize":0}`

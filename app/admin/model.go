@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"reflect"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
 
@@ -257,7 +259,14 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	vm.Page = m.site.hooks.Page(c, capitalize(m.plural), m.crumbs()[:1]...)
 	vm.Page.Crumbs = append(vm.Page.Crumbs, views.Crumb{Label: capitalize(m.plural)})
 	c.Vary("HX-Request")
-	return m.site.hooks.Render(c, fiber.StatusOK, views.ListPage(vm))
+	comp := views.ListPage(vm)
+	if c.Get("HX-Request") == "true" && c.Get("HX-Target") == views.ChangelistFragment {
+		// htmx swaps only the list: render just that fragment.
+		comp = templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+			return templ.RenderFragments(ctx, w, views.ListPage(vm), views.ChangelistFragment)
+		})
+	}
+	return m.site.hooks.Render(c, fiber.StatusOK, comp)
 }
 
 func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
