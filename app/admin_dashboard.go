@@ -33,7 +33,7 @@ func (p *adminPanel) dashboard(c *fiber.Ctx) error {
 		}
 		count := admin.GroupDigits(n)
 		if est {
-			count += "+"
+			count = "≈ " + count
 		}
 		mc := views.ModelCount{Label: capitalizeFirst(m.Plural), URL: m.URL, Count: count}
 		if models.Permission(u, "add", m.ObjectType) {

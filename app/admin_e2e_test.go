@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"tienda/models"
@@ -189,6 +191,19 @@ func TestAdminInBrowser(t *testing.T) {
 		t.Fatalf("dearest first: %q", got)
 	}
 	shot("list")
+	// Dark mode follows the system; the layout folds on a phone.
+	colorScheme := func(scheme string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			_, err := cdp.Call(ctx, t, emulation.SetEmulatedMedia,
+				emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}})
+			return err
+		})
+	}
+	step("dark", colorScheme("dark"), chromedp.Navigate(base+"/admin/"), chromedp.WaitVisible(chromedp.CSS("svg.bar-chart")))
+	shot("dashboard-dark")
+	step("phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(base+"/admin/products"), chromedp.WaitVisible(chromedp.CSS("#changelist")))
+	shot("list-phone-dark")
+	step("desktop light", colorScheme("light"), chromedp.EmulateViewport(1280, 900))
 
 	// Edit it.
 	var p models.Product

@@ -545,6 +545,10 @@ func TestAdminListSearchFilterSortAndCSV(t *testing.T) {
 		// CSV: the filtered, sorted list, formulas defused.
 		resp := b.get("/admin/products/export.csv?o=price")
 		wantStatus(t, resp, 200)
+		// Streamed (chunked), not buffered into one body with a length.
+		if resp.Header.Get("Content-Length") != "" {
+			t.Fatalf("CSV was buffered: Content-Length %s", resp.Header.Get("Content-Length"))
+		}
 		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
 			t.Fatalf("CSV headers: %v", resp.Header)
 		}
@@ -839,5 +843,31 @@ func TestAdminSessionsInRedis(t *testing.T) {
 	one.store.DB.Table("kv").Count(&n)
 	if n != 0 {
 		t.Fatalf("%d session rows in the database while Redis is configured", n)
+	}
+}
+
+func TestAdminCountIsCappedOnHugeLists(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	b := ts.signedIn("ana", false)
+	err := ts.store.DB.Exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 6000)
+INSERT INTO products (name, description, price, stock, version, created_at, updated_at)
+SELECT printf('Product %06d', i), '', 100 + i, 1 + i % 50, 1, '2024-01-01 00:00:00', '2024-01-01 00:00:00' FROM seq`).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ query, count string }{
+		{"stock=in", "1–50 of more than 5,000 products"},
+		{"", "1–50 of about 6,000 products"},
+		{"stock=low", "1–50 of 1,080 products"},
+	}
+	for _, c := range cases {
+		d := parse(t, b.get("/admin/products?"+c.query))
+		if got := text(d.Find(".pager .count")); got != c.count {
+			t.Errorf("%q: count %q, want %q", c.query, got, c.count)
+		}
+	}
+	d := parse(t, b.get("/admin/"))
+	if got := text(d.Find(".model-card .model-count").First()); got != "6,000" {
+		t.Fatalf("dashboard count %q", got)
 	}
 }
