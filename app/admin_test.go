@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/gob"
 	"encoding/csv"
 	"fmt"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -870,4 +873,55 @@ SELECT printf('Product %06d', i), '', 100 + i, 1 + i % 50, 1, '2024-01-01 00:00:
 	if got := text(d.Find(".model-card .model-count").First()); got != "6,000" {
 		t.Fatalf("dashboard count %q", got)
 	}
+}
+
+// TestAdminSessionTimeouts: the idle timeout is the stored session's
+// expiry (renewed by each request); the absolute one counts from sign-in.
+func TestAdminSessionTimeouts(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		b := ts.signedIn("ana", false)
+		wantStatus(t, b.get("/admin/"), 200)
+		sid := b.cookies[sessionCookie].Value
+		if b.cookies[sessionCookie].MaxAge != int(sessionIdle.Seconds()) {
+			t.Fatalf("cookie max-age %d", b.cookies[sessionCookie].MaxAge)
+		}
+		var row struct {
+			Value     []byte
+			ExpiresAt int64
+		}
+		if err := ts.store.DB.Table("kv").Where("key = ?", "sess:"+sid).Take(&row).Error; err != nil {
+			t.Fatalf("session row: %v", err)
+		}
+		if left := time.Until(time.Unix(row.ExpiresAt, 0)); left < sessionIdle-time.Minute || left > sessionIdle+time.Minute {
+			t.Fatalf("idle expiry in %s", left)
+		}
+		// Age the sign-in past the absolute timeout.
+		data := map[string]any{}
+		if err := gob.NewDecoder(bytes.NewReader(row.Value)).Decode(&data); err != nil {
+			t.Fatalf("decode session: %v", err)
+		}
+		data[sessLoginAt] = time.Now().Add(-sessionAbsolute - time.Minute).Unix()
+		var buf bytes.Buffer
+		if err := gob.NewEncoder(&buf).Encode(&data); err != nil {
+			t.Fatal(err)
+		}
+		if err := ts.store.DB.Table("kv").Where("key = ?", "sess:"+sid).Update("value", buf.Bytes()).Error; err != nil {
+			t.Fatal(err)
+		}
+		resp := b.get("/admin/products")
+		wantStatus(t, resp, http.StatusSeeOther)
+		if location(resp) != "/admin/login?expired=1&next=%2Fadmin%2Fproducts" {
+			t.Fatalf("expired session sent to %q", location(resp))
+		}
+		d := parse(t, b.get(location(resp)))
+		if text(d.Find(".flash-info")) != "Your session has expired. Please sign in again." || d.Find(`input[name="next"]`).AttrOr("value", "") != "/admin/products" {
+			t.Fatalf("login after expiry: %s", text(d.Find("main")))
+		}
+		var n int64
+		ts.store.DB.Table("kv").Where("key = ?", "sess:"+sid).Count(&n)
+		if n != 0 {
+			t.Fatal("expired session not destroyed")
+		}
+	})
 }
