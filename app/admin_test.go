@@ -3,8 +3,8 @@ package app
 import (
 	"bytes"
 	"context"
-	"encoding/gob"
 	"encoding/csv"
+	"encoding/gob"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
