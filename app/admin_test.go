@@ -925,3 +925,59 @@ func TestAdminSessionTimeouts(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminNoMassAssignment(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	b := ts.signedIn("ana", false)
+	b.get("/admin/products/new")
+	resp := b.post("/admin/products/new", url.Values{"name": {"Mesa"}, "price": {"10"}, "stock": {"1"},
+		"id": {"4242"}, "version": {"99"}, "created_at": {"2000-01-01 00:00"}, "is_superuser": {"on"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	var p models.Product
+	if err := ts.store.DB.Take(&p, "name = ?", "Mesa").Error; err != nil {
+		t.Fatal(err)
+	}
+	if p.ID == 4242 || p.Version != 1 || p.CreatedAt.Year() == 2000 {
+		t.Fatalf("bookkeeping fields were bound from the form: %+v", p)
+	}
+	u, _ := ts.store.UserByUsername(context.Background(), "ana")
+	if u.IsSuperuser {
+		t.Fatal("a foreign field changed the user")
+	}
+}
+
+func TestAdminDocumentsFilterByUpdatedDate(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		b := ts.signedIn("ana", false)
+		ctx := context.Background()
+		for _, title := range []string{"Envíos", "Garantía antigua"} {
+			if err := ts.store.Create(ctx, &models.Document{Title: title, Content: "Texto de " + title}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		old := models.Now().AddDate(-2, 0, 0)
+		if err := ts.store.DB.Model(&models.Document{}).Where("title = ?", "Garantía antigua").Update("updated_at", old).Error; err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct{ query, want string }{
+			{"updated=today", "Envíos"},
+			{"updated=year", "Envíos"},
+			{"o=updated_at", "Garantía antigua,Envíos"},
+			{"q=garant%C3%ADa", "Garantía antigua"},
+			{"", "Envíos,Garantía antigua"},
+		}
+		for _, c := range cases {
+			d := parse(t, b.get("/admin/documents?"+c.query))
+			var got []string
+			d.Find("#changelist tbody tr td:nth-child(2)").Each(func(_ int, s *goquery.Selection) { got = append(got, text(s)) })
+			if strings.Join(got, ",") != c.want {
+				t.Errorf("%q: %q, want %q", c.query, got, c.want)
+			}
+		}
+		d := parse(t, b.get("/admin/documents/new"))
+		if d.Find("textarea#id_content").AttrOr("maxlength", "") != "1048576" || d.Find("#id_title").AttrOr("maxlength", "") != "200" {
+			t.Fatal("document form attributes")
+		}
+	})
+}
