@@ -101,6 +101,17 @@ func registerAdminModels(site *admin.Site) error {
 		Extra: []admin.Extra{{Name: "password", Label: "New password", Widget: views.WidgetPassword, Fieldset: "Password",
 			Help: "Required for a new user; leave empty to keep the current password. It is stored hashed and never shown."}},
 		BeforeSave: func(ctx context.Context, u *models.User, extra map[string]string, creating bool) error {
+			// A superuser cannot lock themselves out by mistake.
+			if !creating && u.ID == models.ActorFrom(ctx).UserID {
+				switch {
+				case !u.IsActive:
+					return models.FieldError("is_active", "cannot be removed from your own account")
+				case !u.IsStaff:
+					return models.FieldError("is_staff", "cannot be removed from your own account")
+				case !u.IsSuperuser:
+					return models.FieldError("is_superuser", "cannot be removed from your own account")
+				}
+			}
 			pw := extra["password"]
 			if pw == "" && !creating {
 				return nil

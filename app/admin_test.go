@@ -981,3 +981,17 @@ func TestAdminDocumentsFilterByUpdatedDate(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminSuperuserCannotLockThemselvesOut(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	root := ts.signedIn("root", true)
+	u, _ := ts.store.UserByUsername(context.Background(), "root")
+	path := "/admin/users/" + strconv.FormatInt(u.ID, 10)
+	root.get(path)
+	resp := root.post(path, url.Values{"version": {strconv.FormatInt(u.Version, 10)}, "username": {"root"}, "is_staff": {"on"}, "is_superuser": {"on"}})
+	wantStatus(t, resp, http.StatusUnprocessableEntity)
+	if !strings.Contains(text(parse(t, resp).Find("#id_is_active_error")), "cannot be removed from your own account") {
+		t.Fatalf("no guard: %s", text(parse(t, resp).Find(".form-errors")))
+	}
+	wantStatus(t, root.get("/admin/"), 200)
+}

@@ -72,9 +72,11 @@ type ListView struct {
 	ExportURL  string
 	BulkURL    string
 	ListURL    string
-	ClearURL   string
-	CanAdd     bool
-	CanDelete  bool
+	// Back is this page's URL (with its query), where a bulk action returns.
+	Back      string
+	ClearURL  string
+	CanAdd    bool
+	CanDelete bool
 	// Filtered is true when a search or a filter narrows the list.
 	Filtered bool
 }
