@@ -195,7 +195,7 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 		AddURL: m.listURL() + "/new", BulkURL: m.listURL() + "/bulk", ListURL: m.listURL(), ClearURL: m.listURL(),
 		ExportURL: withQuery(m.listURL()+"/export.csv", st.with(func(s *listState) { s.p = 1 }).values()),
 		CanAdd:    m.can(c, "add"), CanDelete: m.can(c, "delete"), Filtered: filtered || st.q != "",
-		Back:      withQuery(m.listURL(), st.values()),
+		Back: withQuery(m.listURL(), st.values()),
 	}
 	var labels []string
 	for _, n := range m.opts.SearchFields {
