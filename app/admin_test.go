@@ -995,3 +995,27 @@ func TestAdminSuperuserCannotLockThemselvesOut(t *testing.T) {
 	}
 	wantStatus(t, root.get("/admin/"), 200)
 }
+
+func TestAdminStaleDeleteIsRefused(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	b := ts.signedIn("ana", false)
+	p := seedProducts(t, ts, models.Product{Name: "Mesa", Price: models.Cents(100)})[0]
+	path := "/admin/products/" + strconv.FormatInt(p.ID, 10)
+	b.get(path + "/delete")
+	changed := p
+	changed.Stock = 5
+	if err := ts.store.Update(context.Background(), &changed, 1); err != nil {
+		t.Fatal(err)
+	}
+	resp := b.post(path+"/delete", url.Values{"version": {"1"}})
+	wantStatus(t, resp, http.StatusSeeOther)
+	if location(resp) != path {
+		t.Fatalf("stale delete sent to %q", location(resp))
+	}
+	if !strings.Contains(text(parse(t, b.get(path)).Find(".flash-error")), "was changed by someone else") {
+		t.Fatal("no explanation")
+	}
+	if err := ts.store.Get(context.Background(), &models.Product{}, p.ID); err != nil {
+		t.Fatalf("deleted despite the stale version: %v", err)
+	}
+}
