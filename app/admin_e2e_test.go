@@ -238,7 +238,16 @@ func TestAdminInBrowser(t *testing.T) {
 		t.Fatalf("re-applied price %s", p.Price)
 	}
 
+	step("history", chromedp.Navigate(objURL+"/history"), chromedp.WaitVisible(chromedp.CSS("table.history")))
+	if n := eval(`document.querySelectorAll('table.history tbody tr').length`); n != 4 {
+		t.Fatalf("%d history rows", n)
+	}
+	shot("history")
+	step("users", chromedp.Navigate(base+"/admin/users/new"), chromedp.WaitVisible(chromedp.CSS("#id_password")))
+	shot("user-form")
+
 	// Delete it, through the confirmation page.
+	step("back to the product", chromedp.Navigate(objURL), chromedp.WaitVisible(chromedp.CSS(".delete-link")))
 	step("delete", chromedp.Click(chromedp.CSS(".delete-link")), chromedp.WaitVisible(chromedp.CSS(".confirm-card")),
 		chromedp.Click(chromedp.CSS(`.confirm-card button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(".flash-success")))
 	if got := textOf(".flash-success"); got != "The product “Lámpara E2E” was deleted." {
