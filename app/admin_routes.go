@@ -190,35 +190,50 @@ func (p *adminPanel) passwordFingerprint(hash string) string {
 	return hex.EncodeToString(m.Sum(nil)[:12])
 }
 
-// requireStaff lets through only a valid session of an active staff user,
-// loaded fresh on every request so that deactivation takes effect at once.
-func (p *adminPanel) requireStaff(c *fiber.Ctx) error {
+// sessionUser returns the signed-in active staff user of the request's
+// session, loaded fresh so that deactivation takes effect at once, or nil
+// and whether a session existed but had to be ended (expired, password
+// changed, account deactivated).
+func (p *adminPanel) sessionUser(c *fiber.Ctx) (*models.User, bool, error) {
 	sess, err := p.store(c).Get(c)
 	if err != nil {
-		return fmt.Errorf("admin session: %w", err)
+		return nil, false, fmt.Errorf("admin session: %w", err)
 	}
 	uid, _ := sess.Get(sessUserID).(int64)
 	if uid == 0 {
-		return p.toLogin(c, "")
+		return nil, false, nil
 	}
 	loginAt, _ := sess.Get(sessLoginAt).(int64)
 	fp, _ := sess.Get(sessPassFP).(string)
-	if time.Since(time.Unix(loginAt, 0)) > sessionAbsolute {
-		_ = sess.Destroy()
-		return p.toLogin(c, "expired")
-	}
 	var u models.User
 	err = p.s.store.Get(c.UserContext(), &u, uid)
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
+		return nil, false, err
+	}
+	if err != nil || time.Since(time.Unix(loginAt, 0)) > sessionAbsolute || !u.IsActive || !u.IsStaff ||
+		!hmac.Equal([]byte(fp), []byte(p.passwordFingerprint(u.PasswordHash))) {
+		if derr := sess.Destroy(); derr != nil {
+			return nil, false, fmt.Errorf("admin session: %w", derr)
+		}
+		return nil, true, nil
+	}
+	return &u, false, nil
+}
+
+// requireStaff lets through only a valid session of an active staff user.
+func (p *adminPanel) requireStaff(c *fiber.Ctx) error {
+	u, ended, err := p.sessionUser(c)
+	if err != nil {
 		return err
 	}
-	if err != nil || !u.IsActive || !u.IsStaff || !hmac.Equal([]byte(fp), []byte(p.passwordFingerprint(u.PasswordHash))) {
-		if derr := sess.Destroy(); derr != nil {
-			return fmt.Errorf("admin session: %w", derr)
+	if u == nil {
+		reason := ""
+		if ended {
+			reason = "expired"
 		}
-		return p.toLogin(c, "expired")
+		return p.toLogin(c, reason)
 	}
-	c.Locals(localAdminUser, &u)
+	c.Locals(localAdminUser, u)
 	c.Locals(localAuth, &Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser})
 	return c.Next()
 }
@@ -269,6 +284,16 @@ func safeNext(next string) string {
 
 func (p *adminPanel) loginForm(c *fiber.Ctx) error {
 	vm := views.LoginView{Next: safeNext(c.Query("next"))}
+	// Already signed in (a bookmarked login page, the back button): go on.
+	if u, _, err := p.sessionUser(c); err != nil {
+		return err
+	} else if u != nil {
+		target := vm.Next
+		if target == "" {
+			target = adminBase + "/"
+		}
+		return c.Redirect(target, fiber.StatusSeeOther)
+	}
 	switch {
 	case c.Query("expired") != "":
 		vm.Notice = "Your session has expired. Please sign in again."
@@ -308,6 +333,7 @@ func (p *adminPanel) login(c *fiber.Ctx) error {
 	u, err := p.s.store.Authenticate(ctx, username, password)
 	if errors.Is(err, models.ErrInvalidCredentials) || (err == nil && !u.IsStaff) {
 		p.s.throttle.Fail(ctx, username, ip)
+		p.s.logFor(c).Warn("admin sign-in failed", "ip", ip)
 		vm.Error = loginFailed
 		return p.render(c, fiber.StatusUnauthorized, views.LoginPage(vm))
 	}

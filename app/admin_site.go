@@ -91,6 +91,7 @@ func registerAdminModels(site *admin.Site) error {
 			{Value: "inactive", Label: "Inactive", Scope: func(db *gorm.DB) *gorm.DB { return db.Where("is_active = ?", false) }},
 		}}},
 		Ordering: []string{"username"},
+		Labels:   map[string]string{"is_active": "Active", "is_staff": "Staff status", "is_superuser": "Superuser status"},
 		New:      func() *models.User { return &models.User{IsActive: true, IsStaff: true} },
 		Fieldsets: []admin.Fieldset{
 			{Title: "Account", Fields: []string{"username", "email"}},

@@ -1019,3 +1019,19 @@ func TestAdminStaleDeleteIsRefused(t *testing.T) {
 		t.Fatalf("deleted despite the stale version: %v", err)
 	}
 }
+
+func TestAdminLoginPageWhenSignedIn(t *testing.T) {
+	ts := newTestServer(t, models.SQLite)
+	b := ts.signedIn("ana", false)
+	for _, c := range []struct{ path, want string }{
+		{"/admin/login", "/admin/"},
+		{"/admin/login?next=%2Fadmin%2Fdocuments", "/admin/documents"},
+		{"/admin/login?next=https%3A%2F%2Fevil.example", "/admin/"},
+	} {
+		resp := b.get(c.path)
+		wantStatus(t, resp, http.StatusSeeOther)
+		if location(resp) != c.want {
+			t.Errorf("%s: to %q, want %q", c.path, location(resp), c.want)
+		}
+	}
+}

@@ -245,6 +245,7 @@ func TestRegistrationRefusesUnknownNames(t *testing.T) {
 		{"ordering", admin.Options[Widget]{Ordering: []string{"-size"}}, `Ordering: unknown field "size"`},
 		{"fieldset", admin.Options[Widget]{Fieldsets: []admin.Fieldset{{Title: "W", Fields: []string{"name", "secret"}}}}, `Fieldsets[W]: unknown field "secret"`},
 		{"read-only", admin.Options[Widget]{ReadOnly: []string{"bogus"}}, `ReadOnly: unknown field "bogus"`},
+		{"label", admin.Options[Widget]{Labels: map[string]string{"colour": "Colour"}}, `Labels: unknown field "colour"`},
 		{"reserved filter name", admin.Options[Widget]{Filters: []admin.Filter{{Name: "q", Choices: []admin.Choice{{Value: "x", Scope: noop}}}}}, `name "q"`},
 		{"filter without scope", admin.Options[Widget]{Filters: []admin.Filter{{Name: "f", Choices: []admin.Choice{{Value: "x"}}}}}, `has no Scope`},
 		{"page size", admin.Options[Widget]{PerPage: 1000}, "PerPage must be from 1 to 100"},

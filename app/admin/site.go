@@ -104,7 +104,9 @@ type Options[T any] struct {
 	Fieldsets    []Fieldset
 	ReadOnly     []string
 	PerPage      int
-	Extra        []Extra
+	// Labels rename fields in headers, forms and messages ("is_staff": "Staff status").
+	Labels map[string]string
+	Extra  []Extra
 	// BeforeSave applies the Extra inputs to rec before validation; it
 	// returns a *models.ValidationError to show messages next to them.
 	BeforeSave func(ctx context.Context, rec *T, extra map[string]string, creating bool) error
@@ -277,6 +279,13 @@ func newModel[T any, PT interface {
 		return ""
 	})
 	known("ReadOnly", o.ReadOnly, nil)
+	for n, label := range o.Labels {
+		if f := m.fields[n]; f == nil {
+			bad("Labels: unknown field %q (known: %s)", n, strings.Join(m.order, ", "))
+		} else if label != "" {
+			f.Label = label
+		}
+	}
 	m.readOnly = append(slices.Clone(o.ReadOnly), bookkeeping...)
 	m.fieldsets = o.Fieldsets
 	if len(m.fieldsets) == 0 {
