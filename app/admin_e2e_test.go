@@ -65,7 +65,9 @@ func TestAdminInBrowser(t *testing.T) {
 		models.Product{Name: "Mesa plegable", Price: models.Cents(8900), Stock: 3},
 		models.Product{Name: "Lámpara de pie", Price: models.Cents(2999), Stock: 0},
 	)
-	ts.store.Create(context.Background(), &models.Document{Title: "Política de devoluciones", Content: "30 días."})
+	if err := ts.store.Create(context.Background(), &models.Document{Title: "Política de devoluciones", Content: "30 días."}); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
