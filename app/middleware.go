@@ -92,9 +92,15 @@ func (s *Server) requestLogger(c *fiber.Ctx) error {
 	if route == "/" && c.Path() != "/" {
 		route = "unmatched"
 	}
+	// Body() would drain a streamed body (CSV export, SSE) into memory
+	// before it reaches the client; streams are logged with bytes -1.
+	size := -1
+	if !c.Response().IsBodyStream() {
+		size = len(c.Response().Body())
+	}
 	attrs := []any{
 		"method", c.Method(), "route", route, "status", status,
-		"bytes", len(c.Response().Body()), "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"bytes", size, "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"ip", s.clientIP(c),
 	}
 	if p := principal(c); p != nil {

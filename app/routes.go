@@ -11,7 +11,7 @@ import (
 )
 
 // routes is the one index of every route the server answers.
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	app := s.app
 	// The seed's stack, in order. The logger sees every request, including
 	// the ones later layers refuse; the size limit runs before CORS, rate
@@ -56,6 +56,7 @@ func (s *Server) routes() {
 	authed.Delete("/api-keys/:id", s.handleRevokeAPIKey)
 
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/", fiber.StatusFound) })
+	return s.adminRoutes()
 }
 
 func (s *Server) logPanic(c *fiber.Ctx, e any) {

@@ -111,7 +111,10 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		// handlers keep them (goroutines, caches, the history).
 		Immutable: false,
 	})
-	s.routes()
+	if err := s.routes(); err != nil {
+		s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -37,6 +37,9 @@ type ListParams struct {
 	// narrows the list (an unfiltered list can use the table's statistics).
 	Scope    func(*gorm.DB) *gorm.DB
 	Filtered bool
+	// CountCap overrides the package's CountCap for this list (0: CountCap):
+	// a page that must stay fast on a filtered huge table counts less far.
+	CountCap int
 }
 
 // Page is one page of a list, in the API's JSON shape.
@@ -146,20 +149,24 @@ func List[T any](ctx context.Context, db *gorm.DB, spec ListSpec, p ListParams) 
 }
 
 func countCapped(q *gorm.DB, spec ListSpec, p ListParams) (int64, bool, error) {
+	limit := int64(CountCap)
+	if p.CountCap > 0 {
+		limit = int64(p.CountCap)
+	}
 	var n int64
-	sub := q.Select("1").Limit(CountCap + 1)
+	sub := q.Select("1").Limit(int(limit) + 1)
 	if err := q.Session(&gorm.Session{NewDB: true}).Table("(?) AS capped", sub).Count(&n).Error; err != nil {
 		return 0, false, fmt.Errorf("count %s: %w", spec.Table, err)
 	}
-	if n <= CountCap {
+	if n <= limit {
 		return n, false, nil
 	}
 	if !p.Filtered && strings.TrimSpace(p.Q) == "" {
-		if est, ok := estimateRows(q, spec.Table); ok && est > CountCap {
+		if est, ok := estimateRows(q, spec.Table); ok && est > limit {
 			return est, true, nil
 		}
 	}
-	return CountCap, true, nil
+	return limit, true, nil
 }
 
 // estimateRows reads the planner's row estimate (PostgreSQL) or the highest

@@ -1,0 +1,960 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"tienda/models"
+	"tienda/views"
+)
+
+// model is one registration: T is the model struct, PT its pointer (which
+// implements models.Entity).
+type model[T any, PT interface {
+	*T
+	models.Entity
+}] struct {
+	site      *Site
+	opts      Options[T]
+	typeName  string // object type for permissions and history: "product"
+	table     string
+	slug      string
+	singular  string
+	plural    string
+	fields    map[string]*field
+	order     []string // field names in struct order
+	columns   []string
+	sortable  []string
+	readOnly  []string
+	fieldsets []Fieldset
+	perPage   int
+	spec      models.ListSpec
+}
+
+func (m *model[T, PT]) info() ModelInfo {
+	return ModelInfo{Slug: m.slug, Singular: m.singular, Plural: m.plural, ObjectType: m.typeName, URL: m.listURL(),
+		Count: func(ctx context.Context) (int64, bool, error) {
+			p, err := models.List[T](ctx, m.site.db, m.spec, models.ListParams{Page: 1, PageSize: 1})
+			if err != nil {
+				return 0, false, err
+			}
+			return p.Total, p.TotalIsEstimate, nil
+		}}
+}
+
+func (m *model[T, PT]) listURL() string { return m.site.Base + "/" + m.slug }
+func (m *model[T, PT]) objectURL(id int64) string {
+	return m.listURL() + "/" + strconv.FormatInt(id, 10)
+}
+
+// allow applies the one permission rule (models.Permission) to the signed-in user.
+func (m *model[T, PT]) allow(c *fiber.Ctx, action string) error {
+	if !models.Permission(m.site.hooks.User(c), action, m.typeName) {
+		return errForbidden
+	}
+	return nil
+}
+
+func (m *model[T, PT]) can(c *fiber.Ctx, action string) bool {
+	return models.Permission(m.site.hooks.User(c), action, m.typeName)
+}
+
+// actor tags the request's writes with the signed-in user, for the history.
+func (m *model[T, PT]) actor(c *fiber.Ctx) context.Context {
+	u := m.site.hooks.User(c)
+	return models.WithActor(c.UserContext(), models.Actor{UserID: u.ID, Username: u.Username, Source: models.SourceAdmin})
+}
+
+func (m *model[T, PT]) crumbs(extra ...views.Crumb) []views.Crumb {
+	out := []views.Crumb{{Label: "Home", URL: m.site.Base + "/"}, {Label: capitalize(m.plural), URL: m.listURL()}}
+	return append(out, extra...)
+}
+
+// ---- list ----
+
+// listState is a list's query string: search, ordering, page and filters.
+// Every value is whitelisted or bounded before use.
+type listState struct {
+	q       string
+	o       string
+	p       int
+	filters map[string]string
+}
+
+func (m *model[T, PT]) parseState(c *fiber.Ctx) listState {
+	st := listState{p: 1, filters: map[string]string{}}
+	st.q = strings.TrimSpace(strings.Clone(c.Query("q")))
+	if len(st.q) > 200 {
+		st.q = st.q[:200]
+	}
+	if o := c.Query("o"); slices.Contains(m.sortable, strings.TrimPrefix(o, "-")) {
+		st.o = strings.Clone(o)
+	}
+	if p, err := strconv.Atoi(c.Query("p")); err == nil && p >= 1 && p <= 1_000_000 {
+		st.p = p
+	}
+	for _, f := range m.opts.Filters {
+		v := c.Query(f.Name)
+		for _, ch := range f.Choices {
+			if ch.Value == v {
+				st.filters[f.Name] = ch.Value
+			}
+		}
+	}
+	return st
+}
+
+func (st listState) values() url.Values {
+	v := url.Values{}
+	if st.q != "" {
+		v.Set("q", st.q)
+	}
+	if st.o != "" {
+		v.Set("o", st.o)
+	}
+	if st.p > 1 {
+		v.Set("p", strconv.Itoa(st.p))
+	}
+	for k, val := range st.filters {
+		v.Set(k, val)
+	}
+	return v
+}
+
+func (st listState) with(edit func(*listState)) listState {
+	n := st
+	n.filters = make(map[string]string, len(st.filters))
+	for k, v := range st.filters {
+		n.filters[k] = v
+	}
+	edit(&n)
+	return n
+}
+
+func withQuery(path string, v url.Values) string {
+	if len(v) == 0 {
+		return path
+	}
+	return path + "?" + v.Encode()
+}
+
+func (m *model[T, PT]) scope(st listState) (func(*gorm.DB) *gorm.DB, bool) {
+	var scopes []func(*gorm.DB) *gorm.DB
+	for _, f := range m.opts.Filters {
+		for _, ch := range f.Choices {
+			if st.filters[f.Name] == ch.Value {
+				scopes = append(scopes, ch.Scope)
+			}
+		}
+	}
+	return func(db *gorm.DB) *gorm.DB {
+		for _, s := range scopes {
+			db = s(db)
+		}
+		return db
+	}, len(scopes) > 0
+}
+
+// sortSpec turns the whitelisted json name into its column.
+func (m *model[T, PT]) sortSpec(o string) string {
+	if o == "" {
+		return ""
+	}
+	return sortColumn(m, o)
+}
+
+func (m *model[T, PT]) list(c *fiber.Ctx) error {
+	if err := m.allow(c, "view"); err != nil {
+		return err
+	}
+	st := m.parseState(c)
+	scope, filtered := m.scope(st)
+	page, err := models.List[T](c.UserContext(), m.site.db, m.spec, models.ListParams{
+		Page: st.p, PageSize: m.perPage, Sort: m.sortSpec(st.o), Q: st.q, Scope: scope, Filtered: filtered,
+		CountCap: countCap,
+	})
+	if err != nil {
+		return err
+	}
+	vm := views.ListView{
+		Plural: m.plural, Singular: m.singular, Q: st.q, Searchable: len(m.spec.SearchFields) > 0,
+		AddURL: m.listURL() + "/new", BulkURL: m.listURL() + "/bulk", ListURL: m.listURL(), ClearURL: m.listURL(),
+		ExportURL: withQuery(m.listURL()+"/export.csv", st.with(func(s *listState) { s.p = 1 }).values()),
+		CanAdd:    m.can(c, "add"), CanDelete: m.can(c, "delete"), Filtered: filtered || st.q != "",
+		Back: withQuery(m.listURL(), st.values()),
+	}
+	var labels []string
+	for _, n := range m.opts.SearchFields {
+		labels = append(labels, strings.ToLower(m.fields[n].Label))
+	}
+	vm.SearchLabel = "Search " + m.plural + " by " + strings.Join(labels, " or ")
+	if st.o != "" {
+		vm.Hidden = append(vm.Hidden, views.Hidden{Name: "o", Value: st.o})
+	}
+	for _, f := range m.opts.Filters {
+		if v, ok := st.filters[f.Name]; ok {
+			vm.Hidden = append(vm.Hidden, views.Hidden{Name: f.Name, Value: v})
+		}
+	}
+	current := st.o
+	if current == "" && len(m.opts.Ordering) > 0 {
+		current = m.opts.Ordering[0]
+	}
+	for _, n := range m.columns {
+		f := m.fields[n]
+		col := views.Column{Label: f.Label, Numeric: f.Kind == kindInt || f.Kind == kindMoney}
+		if slices.Contains(m.sortable, n) {
+			next := n
+			switch current {
+			case n:
+				col.Sorted, col.ARIASort, next = "asc", "ascending", "-"+n
+			case "-" + n:
+				col.Sorted, col.ARIASort = "desc", "descending"
+			}
+			col.SortURL = withQuery(m.listURL(), st.with(func(s *listState) { s.o, s.p = next, 1 }).values())
+		}
+		vm.Columns = append(vm.Columns, col)
+	}
+	for i := range page.Items {
+		rec := PT(&page.Items[i])
+		rv := reflect.ValueOf(rec).Elem()
+		row := views.Row{ID: strconv.FormatInt(rec.GetID(), 10), URL: m.objectURL(rec.GetID()), Repr: rec.String()}
+		for _, n := range m.columns {
+			f := m.fields[n]
+			cell := views.Cell{Text: displayValue(f, rv.FieldByIndex(f.Index)), Numeric: f.Kind == kindInt || f.Kind == kindMoney}
+			if f.Kind == kindBool {
+				cell.Bool = cell.Text
+			}
+			if m.opts.Badge != nil {
+				cell.Badge = m.opts.Badge(&page.Items[i], n)
+			}
+			row.Cells = append(row.Cells, cell)
+		}
+		vm.Rows = append(vm.Rows, row)
+	}
+	for _, f := range m.opts.Filters {
+		g := views.FilterGroup{Title: f.Title}
+		_, any := st.filters[f.Name]
+		g.Choices = append(g.Choices, views.FilterChoice{Label: "All", Active: !any,
+			URL: withQuery(m.listURL(), st.with(func(s *listState) { delete(s.filters, f.Name); s.p = 1 }).values())})
+		for _, ch := range f.Choices {
+			g.Choices = append(g.Choices, views.FilterChoice{Label: ch.Label, Active: st.filters[f.Name] == ch.Value,
+				URL: withQuery(m.listURL(), st.with(func(s *listState) { s.filters[f.Name] = ch.Value; s.p = 1 }).values())})
+		}
+		vm.Filters = append(vm.Filters, g)
+	}
+	vm.Pagination = m.pagination(st, page)
+	vm.Page = m.site.hooks.Page(c, capitalize(m.plural), m.crumbs()[:1]...)
+	vm.Page.Crumbs = append(vm.Page.Crumbs, views.Crumb{Label: capitalize(m.plural)})
+	c.Vary("HX-Request")
+	comp := views.ListPage(vm)
+	if c.Get("HX-Request") == "true" && c.Get("HX-Target") == views.ChangelistFragment {
+		// htmx swaps only the list: render just that fragment.
+		comp = templ.ComponentFunc(func(ctx context.Context, w io.Writer) error {
+			return templ.RenderFragments(ctx, w, views.ListPage(vm), views.ChangelistFragment)
+		})
+	}
+	return m.site.hooks.Render(c, fiber.StatusOK, comp)
+}
+
+// countCap bounds the exact count of a list page: counting further costs
+// tens of milliseconds on a filtered million-row table (see
+// docs/benchmarks-admin.md). Past it, a filtered list says "more than"
+// and an unfiltered one shows the table's estimate.
+const countCap = 5000
+
+func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
+	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total)}
+	switch {
+	case page.TotalIsEstimate && page.Total == countCap:
+		pg.Total = "more than " + pg.Total
+	case page.TotalIsEstimate:
+		pg.Total = "about " + pg.Total
+	}
+	if len(page.Items) > 0 {
+		pg.ShowingLow = (st.p-1)*m.perPage + 1
+		pg.ShowingHi = pg.ShowingLow + len(page.Items) - 1
+	}
+	link := func(n int) string {
+		return withQuery(m.listURL(), st.with(func(s *listState) { s.p = n }).values())
+	}
+	if st.p > 1 {
+		pg.PrevURL = link(st.p - 1)
+	}
+	if page.HasNext {
+		pg.NextURL = link(st.p + 1)
+	}
+	last := st.p
+	if page.HasNext {
+		last = st.p + 1
+	}
+	if !page.TotalIsEstimate {
+		last = max(1, int(math.Ceil(float64(page.Total)/float64(m.perPage))))
+	}
+	if last <= 1 {
+		return pg
+	}
+	prev := 0
+	for n := 1; n <= last; n++ {
+		if n == 1 || n == last || (n >= st.p-2 && n <= st.p+2) {
+			if prev != 0 && n > prev+1 {
+				pg.Links = append(pg.Links, views.PageLink{}) // ellipsis
+			}
+			pg.Links = append(pg.Links, views.PageLink{Number: n, URL: link(n), Current: n == st.p})
+			prev = n
+		}
+	}
+	return pg
+}
+
+// ---- forms ----
+
+// formValues are what a form shows: the user's raw input, or a record's
+// values formatted for inputs.
+type formValues map[string]string
+
+func (m *model[T, PT]) editable(name string) bool {
+	return !slices.Contains(m.readOnly, name)
+}
+
+func (m *model[T, PT]) valuesOf(rec PT) formValues {
+	rv := reflect.ValueOf(rec).Elem()
+	out := formValues{}
+	for _, n := range m.order {
+		f := m.fields[n]
+		out[n] = formValue(f, rv.FieldByIndex(f.Index))
+	}
+	return out
+}
+
+func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValues, errs map[string]string) views.FormView {
+	vm := views.FormView{Singular: m.singular, IsNew: isNew, ListURL: m.listURL(), CanDelete: !isNew && m.can(c, "delete")}
+	title := "Add " + m.singular
+	if isNew {
+		vm.Action = m.listURL() + "/new"
+	} else {
+		vm.Action = m.objectURL(rec.GetID())
+		vm.Version = strconv.FormatInt(rec.GetVersion(), 10)
+		vm.DeleteURL = vm.Action + "/delete"
+		vm.HistoryURL = vm.Action + "/history"
+		vm.ObjectRepr = rec.String()
+		title = "Change " + m.singular
+	}
+	for i, fs := range m.fieldsets {
+		out := views.Fieldset{Title: fs.Title}
+		for _, n := range fs.Fields {
+			if isNew && !m.editable(n) {
+				continue // nothing to show before the object exists
+			}
+			out.Fields = append(out.Fields, m.fieldView(m.fields[n], vals[n], errs[n], isNew))
+		}
+		for _, e := range m.opts.Extra {
+			if e.Fieldset == fs.Title || (e.Fieldset == "" && i == len(m.fieldsets)-1) {
+				w := orDefault(e.Widget, views.WidgetText)
+				fv := views.Field{Name: e.Name, Label: e.Label, Help: e.Help, Widget: w, Error: errs[e.Name]}
+				if w == views.WidgetPassword {
+					fv.Autocomplete = "new-password"
+				} else {
+					fv.Value = vals[e.Name]
+				}
+				out.Fields = append(out.Fields, fv)
+			}
+		}
+		if len(out.Fields) > 0 {
+			vm.Fieldsets = append(vm.Fieldsets, out)
+		}
+	}
+	for _, n := range slices.Sorted(func(yield func(string) bool) {
+		for k := range errs {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		label := n
+		if f := m.fields[n]; f != nil {
+			label = f.Label
+		}
+		for _, e := range m.opts.Extra {
+			if e.Name == n {
+				label = e.Label
+			}
+		}
+		vm.Errors = append(vm.Errors, label+" "+errs[n]+".")
+	}
+	crumb := views.Crumb{Label: title}
+	if !isNew {
+		crumb.Label = rec.String()
+	}
+	vm.Page = m.site.hooks.Page(c, title, m.crumbs(crumb)...)
+	return vm
+}
+
+// fieldView derives the input and its HTML attributes from the field's
+// validate rules (the server validates again, with the same rules).
+func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew bool) views.Field {
+	fv := views.Field{Name: f.Name, Label: f.Label, Value: val, Error: errMsg}
+	if !m.editable(f.Name) {
+		fv.Widget = views.WidgetReadOnly
+		if isNew {
+			fv.Value = "—"
+		}
+		return fv
+	}
+	numeric := false
+	switch f.Kind {
+	case kindText:
+		fv.Widget = views.WidgetTextarea
+	case kindInt:
+		fv.Widget, fv.Step, numeric = views.WidgetNumber, "1", true
+	case kindMoney:
+		fv.Widget, fv.Step, numeric = views.WidgetNumber, "0.01", true
+	case kindBool:
+		fv.Widget, fv.Checked, fv.Value = views.WidgetCheckbox, val == "on", ""
+	default:
+		fv.Widget = views.WidgetText
+	}
+	for _, r := range f.Rules {
+		switch r.Tag {
+		case "required":
+			fv.Required = f.Kind != kindBool
+		case "email":
+			fv.Widget = views.WidgetEmail
+		case "min", "gte":
+			if numeric {
+				fv.Min = r.Param
+			} else if n, err := strconv.Atoi(r.Param); err == nil && n > 1 {
+				fv.MinLength = n
+			}
+		case "max", "lte":
+			if numeric {
+				fv.Max = r.Param
+			} else if n, err := strconv.Atoi(r.Param); err == nil {
+				fv.MaxLength = n
+			}
+		}
+	}
+	return fv
+}
+
+// bind copies the registered, editable fields from the form into rec (no
+// mass assignment: nothing else is read). It returns the raw values (to
+// show back) and the parse errors by field.
+func (m *model[T, PT]) bind(c *fiber.Ctx, rec PT) (formValues, map[string]string) {
+	rv := reflect.ValueOf(rec).Elem()
+	raw := formValues{}
+	errs := map[string]string{}
+	for _, fs := range m.fieldsets {
+		for _, n := range fs.Fields {
+			f := m.fields[n]
+			if !m.editable(n) {
+				raw[n] = formValue(f, rv.FieldByIndex(f.Index))
+				continue
+			}
+			v := strings.Clone(c.FormValue(n))
+			raw[n] = v
+			if msg := setValue(f, rv.FieldByIndex(f.Index), v); msg != "" {
+				errs[n] = msg
+			}
+		}
+	}
+	for _, e := range m.opts.Extra {
+		raw[e.Name] = strings.Clone(c.FormValue(e.Name))
+	}
+	return raw, errs
+}
+
+// validate runs BeforeSave and the model's validator, merging messages
+// into errs (a parse error of a field wins over its rule message).
+func (m *model[T, PT]) validate(ctx context.Context, rec PT, raw formValues, errs map[string]string, creating bool) error {
+	if m.opts.BeforeSave != nil {
+		extra := map[string]string{}
+		for _, e := range m.opts.Extra {
+			extra[e.Name] = raw[e.Name]
+		}
+		if err := m.opts.BeforeSave(ctx, (*T)(rec), extra, creating); err != nil {
+			fields, ok := isValidation(err)
+			if !ok {
+				return err
+			}
+			for k, v := range fields {
+				errs[k] = v
+			}
+		}
+	}
+	if err := m.site.store.Validate.Struct(rec); err != nil {
+		fields, ok := isValidation(err)
+		if !ok {
+			return err
+		}
+		for k, v := range fields {
+			if _, had := errs[k]; !had {
+				errs[k] = v
+			}
+		}
+	}
+	return nil
+}
+
+func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
+	if err := m.allow(c, "add"); err != nil {
+		return err
+	}
+	rec := m.newRecord()
+	vals := m.valuesOf(rec)
+	for _, n := range m.order {
+		if m.fields[n].Kind == kindMoney || m.fields[n].Kind == kindTimePtr {
+			vals[n] = ""
+		}
+	}
+	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(m.formView(c, rec, true, vals, nil)))
+}
+
+// newRecord is a fresh object with the registration's initial values.
+func (m *model[T, PT]) newRecord() PT {
+	if m.opts.New != nil {
+		return PT(m.opts.New())
+	}
+	return PT(new(T))
+}
+
+func (m *model[T, PT]) create(c *fiber.Ctx) error {
+	if err := m.allow(c, "add"); err != nil {
+		return err
+	}
+	rec := m.newRecord()
+	raw, errs := m.bind(c, rec)
+	ctx := m.actor(c)
+	if err := m.validate(ctx, rec, raw, errs, true); err != nil {
+		return err
+	}
+	if len(errs) == 0 {
+		err := m.site.store.Create(ctx, rec)
+		if fields, ok := fieldErrors(err); ok {
+			errs = fields
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return m.site.hooks.Render(c, fiber.StatusUnprocessableEntity, views.FormPage(m.formView(c, rec, true, raw, errs)))
+	}
+	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("The %s “%s” was added.", m.singular, rec.String()))
+	return c.Redirect(m.afterSave(c, rec), fiber.StatusSeeOther)
+}
+
+// afterSave picks the page after a save from the button pressed.
+func (m *model[T, PT]) afterSave(c *fiber.Ctx, rec PT) string {
+	switch {
+	case c.FormValue("_addanother") != "":
+		return m.listURL() + "/new"
+	case c.FormValue("_continue") != "":
+		return m.objectURL(rec.GetID())
+	}
+	return m.listURL()
+}
+
+// fieldErrors turns a validation or uniqueness error into field messages.
+func fieldErrors(err error) (map[string]string, bool) {
+	if fields, ok := isValidation(err); ok {
+		return fields, true
+	}
+	var ce *models.ConflictError
+	if errors.As(err, &ce) {
+		return map[string]string{ce.Field: ce.Message}, true
+	}
+	return nil, false
+}
+
+func (m *model[T, PT]) load(c *fiber.Ctx) (PT, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id < 1 {
+		return nil, errNotFound
+	}
+	rec := PT(new(T))
+	if err := m.site.store.Get(c.UserContext(), rec, id); err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return nil, errNotFound
+		}
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (m *model[T, PT]) changeForm(c *fiber.Ctx) error {
+	if err := m.allow(c, "view"); err != nil {
+		return err
+	}
+	rec, err := m.load(c)
+	if err != nil {
+		return err
+	}
+	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(m.formView(c, rec, false, m.valuesOf(rec), nil)))
+}
+
+func (m *model[T, PT]) update(c *fiber.Ctx) error {
+	if err := m.allow(c, "change"); err != nil {
+		return err
+	}
+	rec, err := m.load(c)
+	if err != nil {
+		return err
+	}
+	// A missing or tampered version can never match, so it shows the
+	// conflict page instead of overwriting.
+	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
+	raw, errs := m.bind(c, rec)
+	ctx := m.actor(c)
+	if err := m.validate(ctx, rec, raw, errs, false); err != nil {
+		return err
+	}
+	if len(errs) == 0 {
+		err := m.site.store.Update(ctx, rec, expected)
+		var vc *models.VersionConflictError
+		if errors.As(err, &vc) {
+			return m.conflict(c, rec, raw, vc.Current.(PT))
+		}
+		if fields, ok := fieldErrors(err); ok {
+			errs = fields
+		} else if errors.Is(err, models.ErrNotFound) {
+			return errNotFound
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		vm := m.formView(c, rec, false, raw, errs)
+		vm.Version = strconv.FormatInt(expected, 10)
+		return m.site.hooks.Render(c, fiber.StatusUnprocessableEntity, views.FormPage(vm))
+	}
+	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("The %s “%s” was changed.", m.singular, rec.String()))
+	return c.Redirect(m.afterSave(c, rec), fiber.StatusSeeOther)
+}
+
+// conflict re-renders the form with the user's values, shows the values
+// saved meanwhile beside them, and carries the current version: saving
+// again is a deliberate choice to re-apply the user's values.
+func (m *model[T, PT]) conflict(c *fiber.Ctx, mine PT, raw formValues, current PT) error {
+	theirs := m.valuesOf(current)
+	cf := &views.Conflict{Version: strconv.FormatInt(current.GetVersion(), 10)}
+	if h, err := m.site.store.History(c.UserContext(), m.typeName, current.GetID(), 1); err == nil && len(h) > 0 {
+		cf.By = h[0].ActorName
+		cf.At = h[0].CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	for _, fs := range m.fieldsets {
+		for _, n := range fs.Fields {
+			if !m.editable(n) {
+				continue
+			}
+			f := m.fields[n]
+			yours, their := raw[n], theirs[n]
+			if f.Kind == kindBool {
+				yours, their = yesNo(yours == "on"), yesNo(their == "on")
+			}
+			cf.Rows = append(cf.Rows, views.ConflictRow{Label: f.Label, Yours: yours, Theirs: their, Differ: yours != their})
+		}
+	}
+	vm := m.formView(c, current, false, raw, nil)
+	vm.Conflict = cf
+	vm.Version = cf.Version
+	return m.site.hooks.Render(c, fiber.StatusConflict, views.FormPage(vm))
+}
+
+// ---- delete ----
+
+func (m *model[T, PT]) deleteForm(c *fiber.Ctx) error {
+	if err := m.allow(c, "delete"); err != nil {
+		return err
+	}
+	rec, err := m.load(c)
+	if err != nil {
+		return err
+	}
+	vm := views.DeleteView{Singular: m.singular, Plural: m.plural, Objects: []string{rec.String()},
+		Action: m.objectURL(rec.GetID()) + "/delete", Version: strconv.FormatInt(rec.GetVersion(), 10),
+		BackURL: m.objectURL(rec.GetID())}
+	vm.Page = m.site.hooks.Page(c, "Delete "+m.singular, m.crumbs(views.Crumb{Label: rec.String(), URL: vm.BackURL}, views.Crumb{Label: "Delete"})...)
+	return m.site.hooks.Render(c, fiber.StatusOK, views.DeletePage(vm))
+}
+
+func (m *model[T, PT]) remove(c *fiber.Ctx) error {
+	if err := m.allow(c, "delete"); err != nil {
+		return err
+	}
+	rec, err := m.load(c)
+	if err != nil {
+		return err
+	}
+	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
+	err = m.site.store.Delete(m.actor(c), PT(new(T)), rec.GetID(), max(expected, 0))
+	var vc *models.VersionConflictError
+	switch {
+	case errors.As(err, &vc):
+		m.site.hooks.Flash(c, views.FlashError, fmt.Sprintf("The %s “%s” was changed by someone else since you opened it; it was not deleted. Review it and try again.", m.singular, rec.String()))
+		return c.Redirect(m.objectURL(rec.GetID()), fiber.StatusSeeOther)
+	case errors.Is(err, models.ErrNotFound):
+		return errNotFound
+	case err != nil:
+		return err
+	}
+	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("The %s “%s” was deleted.", m.singular, rec.String()))
+	return c.Redirect(m.listURL(), fiber.StatusSeeOther)
+}
+
+// maxBulk bounds a bulk action (one page of the largest list, twice).
+const maxBulk = 2 * models.MaxPageSize
+
+// bulk runs the "delete selected" action: the first POST shows what will
+// go, the confirmed one deletes.
+func (m *model[T, PT]) bulk(c *fiber.Ctx) error {
+	if err := m.allow(c, "delete"); err != nil {
+		return err
+	}
+	back := m.listURL()
+	if b := c.FormValue("back"); strings.HasPrefix(b, m.listURL()) && !strings.ContainsAny(b, "\\\r\n") {
+		back = strings.Clone(b)
+	}
+	if a := c.FormValue("action"); a != "delete" {
+		m.site.hooks.Flash(c, views.FlashError, "Choose an action to run on the selected "+m.plural+".")
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	var ids []int64
+	for _, raw := range c.Request().PostArgs().PeekMulti("ids") {
+		if id, err := strconv.ParseInt(string(raw), 10, 64); err == nil && id > 0 && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		m.site.hooks.Flash(c, views.FlashError, "Select at least one "+m.singular+" first.")
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	if len(ids) > maxBulk {
+		m.site.hooks.Flash(c, views.FlashError, fmt.Sprintf("Select at most %d %s at once.", maxBulk, m.plural))
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	if c.FormValue("confirm") == "yes" {
+		n, err := m.site.store.DeleteMany(m.actor(c), PT(new(T)), ids)
+		if err != nil {
+			return err
+		}
+		noun := m.plural
+		if n == 1 {
+			noun = m.singular
+		}
+		m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("%d %s %s deleted.", n, noun, map[bool]string{true: "was", false: "were"}[n == 1]))
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	var recs []T
+	if err := m.site.db.WithContext(c.UserContext()).Where("id IN ?", ids).Order("id").Find(&recs).Error; err != nil {
+		return fmt.Errorf("load %s for bulk delete: %w", m.plural, err)
+	}
+	vm := views.DeleteView{Singular: m.singular, Plural: m.plural, Action: m.listURL() + "/bulk", BackURL: back, Bulk: true}
+	for i := range recs {
+		rec := PT(&recs[i])
+		vm.Objects = append(vm.Objects, rec.String())
+		vm.IDs = append(vm.IDs, strconv.FormatInt(rec.GetID(), 10))
+	}
+	if len(recs) == 0 {
+		m.site.hooks.Flash(c, views.FlashInfo, "The selected "+m.plural+" no longer exist.")
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	vm.Page = m.site.hooks.Page(c, "Delete "+m.plural, m.crumbs(views.Crumb{Label: "Delete selected"})...)
+	return m.site.hooks.Render(c, fiber.StatusOK, views.DeletePage(vm))
+}
+
+// ---- history ----
+
+func (m *model[T, PT]) history(c *fiber.Ctx) error {
+	if err := m.allow(c, "view"); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id < 1 {
+		return errNotFound
+	}
+	entries, err := m.site.store.History(c.UserContext(), m.typeName, id, 200)
+	if err != nil {
+		return err
+	}
+	rec := PT(new(T))
+	repr := ""
+	objURL := ""
+	if err := m.site.store.Get(c.UserContext(), rec, id); err == nil {
+		repr, objURL = rec.String(), m.objectURL(id)
+	} else if !errors.Is(err, models.ErrNotFound) {
+		return err
+	} else if len(entries) == 0 {
+		return errNotFound
+	} else {
+		repr = entries[0].ObjectRepr
+	}
+	vm := views.HistoryView{Singular: m.singular, ObjectRepr: repr, ObjectURL: objURL}
+	for _, e := range entries {
+		vm.Entries = append(vm.Entries, HistoryEntryView(e, ""))
+	}
+	crumb := views.Crumb{Label: repr, URL: objURL}
+	vm.Page = m.site.hooks.Page(c, "History of "+repr, m.crumbs(crumb, views.Crumb{Label: "History"})...)
+	return m.site.hooks.Render(c, fiber.StatusOK, views.HistoryPage(vm))
+}
+
+// HistoryEntryView turns a history row into its view model; url links the
+// object when it still exists.
+func HistoryEntryView(e models.HistoryEntry, url string) views.HistoryEntry {
+	out := views.HistoryEntry{When: e.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), ISO: e.CreatedAt.UTC().Format(time.RFC3339),
+		Who: orDefault(e.ActorName, "system"), Source: e.Source, Object: e.ObjectRepr, URL: url,
+		Action: map[string]string{"create": "Added", "update": "Changed", "delete": "Deleted"}[e.Action]}
+	changes := e.ChangeMap()
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range changes {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		ch := changes[k]
+		out.Changes = append(out.Changes, views.FieldChange{Field: labelOf(k), Old: jsonText(ch.Old), New: jsonText(ch.New)})
+	}
+	return out
+}
+
+// jsonText shows a recorded JSON value as plain text.
+func jsonText(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return "—"
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s == "" {
+			return "(empty)"
+		}
+		return s
+	}
+	return string(raw)
+}
+
+// ---- values ----
+
+// displayValue is a field's value as list text.
+func displayValue(f *field, v reflect.Value) string {
+	switch f.Kind {
+	case kindBool:
+		return yesNo(v.Bool())
+	case kindTime:
+		return v.Interface().(time.Time).UTC().Format("2006-01-02 15:04")
+	case kindTimePtr:
+		if v.IsNil() {
+			return "—"
+		}
+		return v.Elem().Interface().(time.Time).UTC().Format("2006-01-02 15:04")
+	case kindText:
+		s := v.String()
+		if r := []rune(s); len(r) > 80 {
+			return string(r[:79]) + "…"
+		}
+		return s
+	}
+	return formValue(f, v)
+}
+
+// formValue is a field's value as an input's value.
+func formValue(f *field, v reflect.Value) string {
+	switch f.Kind {
+	case kindString, kindText:
+		return v.String()
+	case kindInt:
+		return strconv.FormatInt(v.Int(), 10)
+	case kindBool:
+		if v.Bool() {
+			return "on"
+		}
+		return ""
+	case kindMoney:
+		return v.Interface().(models.Money).String()
+	case kindTime, kindTimePtr:
+		return displayValue(f, v)
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// setValue parses raw into v; it returns a message when raw does not parse.
+func setValue(f *field, v reflect.Value, raw string) string {
+	switch f.Kind {
+	case kindString:
+		v.SetString(strings.TrimSpace(raw))
+	case kindText:
+		v.SetString(strings.ReplaceAll(raw, "\r\n", "\n"))
+	case kindInt:
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			v.SetInt(0)
+			for _, r := range f.Rules {
+				if r.Tag == "required" {
+					return "is required"
+				}
+			}
+			return ""
+		}
+		n, err := strconv.ParseInt(raw, 10, 64)
+		if err != nil {
+			return "must be a whole number"
+		}
+		v.SetInt(n)
+	case kindBool:
+		v.SetBool(raw == "on" || raw == "true" || raw == "1")
+	case kindMoney:
+		if strings.TrimSpace(raw) == "" {
+			v.Set(reflect.ValueOf(models.Money{}))
+			return ""
+		}
+		m, err := models.ParseMoney(raw)
+		if err != nil {
+			return models.ErrMoneyFormat.Error()
+		}
+		v.Set(reflect.ValueOf(m))
+	}
+	return ""
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// groupDigits writes 1234567 as "1,234,567".
+func groupDigits(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// GroupDigits is groupDigits for the server's dashboard.
+func GroupDigits(n int64) string { return groupDigits(n) }

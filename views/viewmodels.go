@@ -1,0 +1,323 @@
+// Package views holds the admin's templ components and the plain view-model
+// structs they take. Nothing here knows GORM or the database: handlers turn
+// records into these structs, so a component can be rendered and tested on
+// its own.
+package views
+
+// Page is what every admin page's layout needs.
+type Page struct {
+	Title string
+	// User is the signed-in username ("" on the login page).
+	User        string
+	IsSuperuser bool
+	CSRF        string
+	Nav         []NavItem
+	Crumbs      []Crumb
+	Flashes     []Flash
+	// Assets are fingerprinted URLs of the static files.
+	Assets Assets
+}
+
+// Assets are the URLs of the stylesheets and scripts, with a content hash
+// in the query so they can be cached for a year.
+type Assets struct {
+	Pico  string
+	CSS   string
+	HTMX  string
+	JS    string
+	Admin string // base path of the admin, "/admin"
+}
+
+// NavItem is one link of the sidebar.
+type NavItem struct {
+	Label  string
+	URL    string
+	Active bool
+}
+
+// Crumb is one step of the breadcrumbs; the last one has no URL.
+type Crumb struct {
+	Label string
+	URL   string
+}
+
+// Flash levels.
+const (
+	FlashSuccess = "success"
+	FlashError   = "error"
+	FlashInfo    = "info"
+)
+
+// Flash is a one-time message shown after an action.
+type Flash struct {
+	Level   string
+	Message string
+}
+
+// ListView is a model's change list.
+type ListView struct {
+	Page
+	Plural      string
+	Singular    string
+	Columns     []Column
+	Rows        []Row
+	Q           string
+	SearchLabel string
+	Searchable  bool
+	Filters     []FilterGroup
+	// Hidden are the current filter and sort parameters, kept by the search form.
+	Hidden     []Hidden
+	Pagination Pagination
+	AddURL     string
+	ExportURL  string
+	BulkURL    string
+	ListURL    string
+	// Back is this page's URL (with its query), where a bulk action returns.
+	Back      string
+	ClearURL  string
+	CanAdd    bool
+	CanDelete bool
+	// Filtered is true when a search or a filter narrows the list.
+	Filtered bool
+}
+
+// Hidden is a hidden form input.
+type Hidden struct {
+	Name  string
+	Value string
+}
+
+// Column is one header of the list.
+type Column struct {
+	Label    string
+	SortURL  string // "" when the column cannot be sorted
+	Sorted   string // "", "asc" or "desc"
+	Numeric  bool
+	ARIASort string
+}
+
+// Row is one object of the list.
+type Row struct {
+	ID    string
+	URL   string
+	Repr  string
+	Cells []Cell
+}
+
+// Cell is one value of a row.
+type Cell struct {
+	Text    string
+	Numeric bool
+	// Bool is "yes" or "no" for boolean columns (rendered as a badge).
+	Bool string
+	// Badge marks a warning value (e.g. low stock).
+	Badge string
+}
+
+// FilterGroup is one sidebar filter with its choices.
+type FilterGroup struct {
+	Title   string
+	Choices []FilterChoice
+}
+
+// FilterChoice is one link of a filter.
+type FilterChoice struct {
+	Label  string
+	URL    string
+	Active bool
+}
+
+// Pagination is the pager under the list.
+type Pagination struct {
+	Page       int
+	Total      string // "1,234" or "about 1,000,000"
+	PrevURL    string
+	NextURL    string
+	Links      []PageLink
+	PerPage    int
+	ShowingLow int
+	ShowingHi  int
+}
+
+// PageLink is one numbered page link; a zero Number is an ellipsis.
+type PageLink struct {
+	Number  int
+	URL     string
+	Current bool
+}
+
+// FormView is an add or change form.
+type FormView struct {
+	Page
+	Singular   string
+	IsNew      bool
+	Action     string
+	Version    string
+	Fieldsets  []Fieldset
+	Errors     []string
+	Conflict   *Conflict
+	DeleteURL  string
+	HistoryURL string
+	ListURL    string
+	CanDelete  bool
+	// ObjectRepr is the object's name on a change form.
+	ObjectRepr string
+}
+
+// Fieldset groups fields under a title.
+type Fieldset struct {
+	Title  string
+	Fields []Field
+}
+
+// Widgets of a field.
+const (
+	WidgetText     = "text"
+	WidgetTextarea = "textarea"
+	WidgetNumber   = "number"
+	WidgetCheckbox = "checkbox"
+	WidgetEmail    = "email"
+	WidgetPassword = "password"
+	WidgetReadOnly = "readonly"
+)
+
+// Field is one input of a form with the HTML attributes derived from the
+// model's validate tags.
+type Field struct {
+	Name      string
+	Label     string
+	Widget    string
+	Value     string
+	Checked   bool
+	Error     string
+	Help      string
+	Required  bool
+	MaxLength int
+	MinLength int
+	Min       string
+	Max       string
+	Step      string
+	// Autocomplete is the input's autocomplete hint ("off", "new-password").
+	Autocomplete string
+}
+
+// Conflict shows someone else's saved values beside the user's.
+type Conflict struct {
+	Version string
+	By      string
+	At      string
+	Rows    []ConflictRow
+}
+
+// ConflictRow is one field of a conflict.
+type ConflictRow struct {
+	Label  string
+	Yours  string
+	Theirs string
+	Differ bool
+}
+
+// DeleteView confirms the deletion of one or more objects.
+type DeleteView struct {
+	Page
+	Singular string
+	Plural   string
+	Objects  []string
+	IDs      []string
+	Action   string
+	Version  string
+	BackURL  string
+	Bulk     bool
+}
+
+// HistoryView lists an object's recorded changes.
+type HistoryView struct {
+	Page
+	Singular   string
+	ObjectRepr string
+	ObjectURL  string
+	Entries    []HistoryEntry
+}
+
+// HistoryEntry is one recorded action.
+type HistoryEntry struct {
+	When    string
+	ISO     string
+	Who     string
+	Source  string
+	Action  string
+	Object  string
+	URL     string
+	Changes []FieldChange
+}
+
+// FieldChange is one field's old and new value.
+type FieldChange struct {
+	Field string
+	Old   string
+	New   string
+}
+
+// DashboardView is the admin's home page.
+type DashboardView struct {
+	Page
+	Models   []ModelCount
+	LowStock []LowStock
+	Recent   []HistoryEntry
+	Chart    BarChart
+}
+
+// ModelCount is one registered model with its object count.
+type ModelCount struct {
+	Label  string
+	URL    string
+	AddURL string
+	Count  string
+}
+
+// LowStock is one product running out.
+type LowStock struct {
+	Name  string
+	URL   string
+	Stock string
+}
+
+// BarChart is a horizontal bar chart drawn as SVG on the server.
+type BarChart struct {
+	Title string
+	Desc  string
+	Bars  []Bar
+	Width int
+	// Height is the SVG's height in user units.
+	Height int
+}
+
+// Bar is one bar, already laid out in SVG units.
+type Bar struct {
+	Label  string
+	Value  string
+	Y      int
+	Width  int
+	TextY  int
+	ValueX int
+}
+
+// LoginView is the sign-in page.
+type LoginView struct {
+	Page
+	Username string
+	Next     string
+	Error    string
+	Notice   string
+}
+
+// ErrorView is an HTML error page.
+type ErrorView struct {
+	Page
+	Status  int
+	Heading string
+	Message string
+	Back    string
+	// SignIn is set when signing in again is the way forward.
+	SignIn string
+}
