@@ -40,11 +40,9 @@ const (
 
 	localAdminUser = "admin_user"
 	localCSRFToken = "csrf_token"
-
-	// adminCSP allows no inline script or style: htmx is configured not to
-	// inject its indicator styles, and the pages carry no inline code.
-	adminCSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; " +
-		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+	// The admin's Content-Security-Policy comes from securityHeaders (one
+	// place for every page); htmx is configured not to inject its indicator
+	// styles, and the pages carry no inline code.
 )
 
 // adminPanel is the server side of the admin: sessions, CSRF, sign-in and
@@ -163,10 +161,9 @@ func (p *adminPanel) csrf(c *fiber.Ctx) error {
 	return p.csrfPlain(c)
 }
 
-// headers: admin pages are private, never cached, never framed, and run
-// under a CSP without unsafe-inline.
+// headers: admin pages are private and never cached (the CSP without
+// unsafe-inline comes from securityHeaders).
 func (p *adminPanel) headers(c *fiber.Ctx) error {
-	c.Set("Content-Security-Policy", adminCSP)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Robots-Tag", "noindex, nofollow")
 	return c.Next()
@@ -460,7 +457,6 @@ func (p *adminPanel) renderError(c *fiber.Ctx, ae *APIError) error {
 	for k, v := range ae.Headers {
 		c.Set(k, v)
 	}
-	c.Set("Content-Security-Policy", adminCSP)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	vm := views.ErrorView{Status: ae.Status, Back: adminBase + "/"}
 	switch ae.Status {

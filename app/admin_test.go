@@ -191,7 +191,7 @@ func TestAdminCSRF(t *testing.T) {
 
 func TestAdminLoginThrottled(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		ts := newTestServer(t, dialect)
+		ts := newTestServer(t, dialect, noAuthRateLimit)
 		pw := ts.createUser("ana", true, false)
 		b := ts.browser()
 		b.get("/admin/login")
