@@ -728,3 +728,43 @@ func TestReadyRecoversAfterMigrations(t *testing.T) {
 		}
 	})
 }
+
+func TestPasswordChangeAndDeactivationRevokeRefreshTokens(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, noAuthRateLimit)
+		pw := ts.createUser("nora", true, false)
+		u, err := ts.store.UserByUsername(t.Context(), "nora")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct {
+			name   string
+			change func(u *models.User)
+		}{
+			{"new password", func(u *models.User) { _ = u.SetPassword(t.Context(), "another-password-123") }},
+			{"deactivated", func(u *models.User) { u.IsActive = false }},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := ts.store.DB.Model(&models.User{}).Where("id = ?", u.ID).Updates(map[string]any{"is_active": true}).Error; err != nil {
+					t.Fatal(err)
+				}
+				u, _ = ts.store.UserByUsername(t.Context(), "nora")
+				if err := u.SetPassword(t.Context(), pw); err != nil {
+					t.Fatal(err)
+				}
+				if err := ts.store.Update(t.Context(), u, u.Version); err != nil {
+					t.Fatal(err)
+				}
+				pair := ts.login("nora", pw)
+				tc.change(u)
+				if err := ts.store.Update(t.Context(), u, u.Version); err != nil {
+					t.Fatal(err)
+				}
+				if r := ts.do("POST", "/api/v1/auth/refresh", map[string]string{"refresh_token": pair.RefreshToken}); r.Status != 401 {
+					t.Fatalf("refresh after %s: %d %s", tc.name, r.Status, r.Body)
+				}
+			})
+		}
+	})
+}

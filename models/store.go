@@ -104,6 +104,12 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 	return s.changed(ctx, rec, "create", err)
 }
 
+// updateHook lets a model act on its own change inside the update's
+// transaction (a user whose password changed loses its sessions' tokens).
+type updateHook interface {
+	afterUpdate(tx *gorm.DB, old Entity) error
+}
+
 // changed reports a committed write to OnChange and passes err through.
 func (s *Store) changed(ctx context.Context, rec Entity, action string, err error) error {
 	if err == nil && s.OnChange != nil {
@@ -137,6 +143,11 @@ func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
 		}
 		if res.RowsAffected == 0 {
 			return &VersionConflictError{Expected: expected, Current: old}
+		}
+		if h, ok := rec.(updateHook); ok {
+			if err := h.afterUpdate(tx, old); err != nil {
+				return err
+			}
 		}
 		return s.log(ctx, tx, rec, "update", old, rec)
 	})

@@ -37,6 +37,23 @@ func (u *User) setMeta(id, version int64, created, updated time.Time) {
 	u.ID, u.Version, u.CreatedAt, u.UpdatedAt = id, version, created, updated
 }
 
+// afterUpdate revokes every refresh token of a user who was deactivated
+// or given a new password, so that no API client keeps signing in with
+// the old credentials (access tokens still live out their 15 minutes).
+func (u *User) afterUpdate(tx *gorm.DB, old Entity) error {
+	prev, ok := old.(*User)
+	if !ok || (prev.PasswordHash == u.PasswordHash && (u.IsActive || !prev.IsActive)) {
+		return nil
+	}
+	now := Now()
+	err := tx.Model(&RefreshToken{}).Where("user_id = ? AND revoked_at IS NULL", u.ID).
+		Updates(map[string]any{"revoked_at": now, "updated_at": now}).Error
+	if err != nil {
+		return fmt.Errorf("revoke refresh tokens of %s: %w", u.Username, err)
+	}
+	return nil
+}
+
 // UserList is the list spec for users.
 var UserList = ListSpec{
 	Table:        "users",
