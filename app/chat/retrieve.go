@@ -1,0 +1,473 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"html"
+	"sort"
+	"strings"
+	"sync"
+
+	"gorm.io/gorm"
+
+	"tienda/models"
+)
+
+// Search modes.
+const (
+	ModeKeyword  = "keyword"
+	ModeSemantic = "semantic"
+	ModeHybrid   = "hybrid"
+)
+
+// Source is a retrieved chunk: its document, a highlighted snippet (HTML
+// escaped, matches wrapped in <mark>), its score, and its full text (given
+// to the model, never sent to clients).
+type Source struct {
+	DocumentID int64   `json:"document_id"`
+	Title      string  `json:"title"`
+	Snippet    string  `json:"snippet"`
+	ChunkID    int64   `json:"chunk_id"`
+	Score      float64 `json:"score"`
+	Text       string  `json:"-"`
+}
+
+// Retriever finds chunks of the current index generation of documents.
+type Retriever struct {
+	DB       *gorm.DB
+	Embedder Embedder
+	vectors  *vectorCache
+}
+
+// NewRetriever returns a retriever over db.
+func NewRetriever(db *gorm.DB, e Embedder) *Retriever {
+	return &Retriever{DB: db, Embedder: e, vectors: &vectorCache{docs: map[int64]docVectors{}}}
+}
+
+// Search returns up to k chunks for query in mode.
+func (r *Retriever) Search(ctx context.Context, query string, k int, mode string) ([]Source, error) {
+	switch mode {
+	case ModeKeyword:
+		return r.Keyword(ctx, query, k)
+	case ModeSemantic:
+		return r.Semantic(ctx, query, k)
+	default:
+		return r.Hybrid(ctx, query, k)
+	}
+}
+
+// queryTerms are the query's words without stop words (all words when
+// every one is a stop word).
+func queryTerms(query string) []string {
+	words := Words(query)
+	var out []string
+	seen := map[string]bool{}
+	for _, w := range words {
+		if !stopWords[w] && !seen[w] {
+			seen[w] = true
+			out = append(out, w)
+		}
+	}
+	if len(out) == 0 {
+		for _, w := range words {
+			if !seen[w] {
+				seen[w] = true
+				out = append(out, w)
+			}
+		}
+	}
+	if len(out) > 32 {
+		out = out[:32]
+	}
+	return out
+}
+
+type chunkRow struct {
+	ID         int64
+	DocumentID int64
+	Title      string
+	Heading    string
+	Content    string
+	Score      float64
+}
+
+// Keyword ranks chunks by full-text relevance: PostgreSQL ts_rank_cd over
+// the tsvector GIN index, SQLite FTS5 bm25. Any query word may match (OR);
+// chunks matching more words rank higher. Words are reduced to letters and
+// digits before they reach the query syntax, and always bound.
+func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source, error) {
+	terms := queryTerms(query)
+	if len(terms) == 0 {
+		return []Source{}, nil
+	}
+	var rows []chunkRow
+	var err error
+	if models.Dialect(r.DB) == models.Postgres {
+		err = r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content,
+  ts_rank_cd(to_tsvector('english', c.heading || ' ' || c.content), q.q) AS score
+FROM document_chunks c
+JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
+JOIN documents d ON d.id = c.document_id,
+  (SELECT to_tsquery('english', ?) AS q) q
+WHERE to_tsvector('english', c.heading || ' ' || c.content) @@ q.q
+ORDER BY score DESC, c.id
+LIMIT ?`, strings.Join(terms, " | "), k).Scan(&rows).Error
+	} else {
+		quoted := make([]string, len(terms))
+		for i, t := range terms {
+			quoted[i] = `"` + t + `"`
+		}
+		err = r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content, -bm25(document_chunks_fts) AS score
+FROM document_chunks_fts
+JOIN document_chunks c ON c.id = document_chunks_fts.rowid
+JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
+JOIN documents d ON d.id = c.document_id
+WHERE document_chunks_fts MATCH ?
+ORDER BY bm25(document_chunks_fts), c.id
+LIMIT ?`, strings.Join(quoted, " OR "), k).Scan(&rows).Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keyword search: %w", err)
+	}
+	out := make([]Source, len(rows))
+	for i, row := range rows {
+		out[i] = toSource(row, terms)
+	}
+	return out, nil
+}
+
+func toSource(row chunkRow, terms []string) Source {
+	return Source{
+		DocumentID: row.DocumentID, Title: row.Title, ChunkID: row.ID, Score: row.Score,
+		Snippet: Snippet(row.Content, terms, 240), Text: row.Content,
+	}
+}
+
+// Semantic ranks chunks by cosine similarity between the query's embedding
+// and the chunks' (computed in Go over an in-memory copy of the vectors,
+// kept in step with the database by index generation).
+func (r *Retriever) Semantic(ctx context.Context, query string, k int) ([]Source, error) {
+	hits, err := r.semanticIDs(ctx, query, k)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int64, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
+	}
+	rows, err := r.load(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	terms := queryTerms(query)
+	out := make([]Source, 0, len(hits))
+	for _, h := range hits {
+		if row, ok := rows[h.id]; ok {
+			row.Score = float64(h.score)
+			out = append(out, toSource(row, terms))
+		}
+	}
+	return out, nil
+}
+
+type scored struct {
+	id    int64
+	score float32
+}
+
+func (r *Retriever) semanticIDs(ctx context.Context, query string, k int) ([]scored, error) {
+	if strings.TrimSpace(query) == "" {
+		return nil, nil
+	}
+	vecs, _, err := r.Embedder.Embed(ctx, []string{query})
+	if err != nil {
+		return nil, fmt.Errorf("embed query: %w", err)
+	}
+	if len(vecs) != 1 {
+		return nil, fmt.Errorf("embed query: %w", ErrBadResponse)
+	}
+	return r.vectors.search(ctx, r.DB, r.Embedder.Model(), vecs[0], k)
+}
+
+// Hybrid fuses the keyword and semantic rankings with reciprocal rank
+// fusion (score = Σ 1/(60+rank)).
+func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, error) {
+	n := max(4*k, 20)
+	kw, err := r.Keyword(ctx, query, n)
+	if err != nil {
+		return nil, err
+	}
+	sem, err := r.semanticIDs(ctx, query, n)
+	if err != nil {
+		return nil, err
+	}
+	const rrfK = 60
+	fused := map[int64]float64{}
+	for i, s := range kw {
+		fused[s.ChunkID] += 1 / float64(rrfK+i+1)
+	}
+	for i, s := range sem {
+		fused[s.id] += 1 / float64(rrfK+i+1)
+	}
+	ids := make([]int64, 0, len(fused))
+	for id := range fused {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(a, b int) bool {
+		if fused[ids[a]] != fused[ids[b]] {
+			return fused[ids[a]] > fused[ids[b]]
+		}
+		return ids[a] < ids[b]
+	})
+	if len(ids) > k {
+		ids = ids[:k]
+	}
+	known := map[int64]Source{}
+	for _, s := range kw {
+		known[s.ChunkID] = s
+	}
+	var missing []int64
+	for _, id := range ids {
+		if _, ok := known[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	rows, err := r.load(ctx, missing)
+	if err != nil {
+		return nil, err
+	}
+	terms := queryTerms(query)
+	out := make([]Source, 0, len(ids))
+	for _, id := range ids {
+		s, ok := known[id]
+		if !ok {
+			row, found := rows[id]
+			if !found {
+				continue
+			}
+			s = toSource(row, terms)
+		}
+		s.Score = fused[id]
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func (r *Retriever) load(ctx context.Context, ids []int64) (map[int64]chunkRow, error) {
+	out := map[int64]chunkRow{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	var rows []chunkRow
+	err := r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content, 0 AS score
+FROM document_chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ?`, ids).Scan(&rows).Error
+	if err != nil {
+		return nil, fmt.Errorf("load chunks: %w", err)
+	}
+	for _, row := range rows {
+		out[row.ID] = row
+	}
+	return out, nil
+}
+
+// Snippet returns the passage of text (about size bytes) with the most
+// query terms, HTML-escaped, with matching words wrapped in <mark>.
+func Snippet(text string, terms []string, size int) string {
+	want := map[string]bool{}
+	for _, t := range terms {
+		want[stem(t)] = true
+	}
+	// word spans of the text
+	type span struct{ start, end int }
+	var spans []span
+	inWord := false
+	start := 0
+	for i, r := range text {
+		letter := isWordRune(r)
+		if letter && !inWord {
+			start, inWord = i, true
+		} else if !letter && inWord {
+			spans = append(spans, span{start, i})
+			inWord = false
+		}
+	}
+	if inWord {
+		spans = append(spans, span{start, len(text)})
+	}
+	match := make([]bool, len(spans))
+	for i, sp := range spans {
+		ws := Words(text[sp.start:sp.end])
+		match[i] = len(ws) == 1 && want[stem(ws[0])]
+	}
+	// best window start: the span that begins the densest window
+	bestFrom, bestHits := 0, -1
+	for i := range spans {
+		hits := 0
+		for j := i; j < len(spans) && spans[j].end-spans[i].start <= size; j++ {
+			if match[j] {
+				hits++
+			}
+		}
+		if hits > bestHits {
+			bestFrom, bestHits = i, hits
+		}
+		if len(text)-spans[i].start < size {
+			break
+		}
+	}
+	from := 0
+	if len(spans) > 0 {
+		from = spans[bestFrom].start
+		// back up a little for context
+		if bestFrom > 2 {
+			from = spans[bestFrom-2].start
+		}
+	}
+	to := min(len(text), from+size)
+	for to < len(text) && to > from && !isBoundary(text, to) {
+		to--
+	}
+	var b strings.Builder
+	if from > 0 {
+		b.WriteString("… ")
+	}
+	pos := from
+	for i, sp := range spans {
+		if sp.start < from || sp.end > to {
+			continue
+		}
+		if !match[i] {
+			continue
+		}
+		b.WriteString(html.EscapeString(text[pos:sp.start]))
+		b.WriteString("<mark>")
+		b.WriteString(html.EscapeString(text[sp.start:sp.end]))
+		b.WriteString("</mark>")
+		pos = sp.end
+	}
+	b.WriteString(html.EscapeString(text[pos:to]))
+	if to < len(text) {
+		b.WriteString(" …")
+	}
+	return b.String()
+}
+
+func isWordRune(r rune) bool {
+	return r == '_' || ('0' <= r && r <= '9') || ('a' <= r && r <= 'z') || ('A' <= r && r <= 'Z') || r > 127 && !isSpaceRune(r)
+}
+
+func isSpaceRune(r rune) bool {
+	return strings.ContainsRune("\u00a0\u2000\u2001\u2002\u2003\u2009\u200b\u2026\u2014\u2013\u201c\u201d\u2018\u2019\u00ab\u00bb\u00bf\u00a1", r)
+}
+
+func isBoundary(s string, i int) bool {
+	return i >= len(s) || s[i] == ' ' || s[i] == '\n'
+}
+
+// vectorCache holds the current chunks' vectors of one embedding model,
+// per document, refreshed from document_index generations on each search.
+type vectorCache struct {
+	mu    sync.Mutex
+	model string
+	docs  map[int64]docVectors
+}
+
+type docVectors struct {
+	gen  int64
+	ids  []int64
+	vecs [][]float32
+}
+
+func (c *vectorCache) refresh(ctx context.Context, db *gorm.DB, model string) error {
+	var gens []struct {
+		DocumentID int64
+		Generation int64
+	}
+	if err := db.WithContext(ctx).Raw(`SELECT document_id, generation FROM document_index WHERE embedding_model = ? AND chunks > 0`, model).
+		Scan(&gens).Error; err != nil {
+		return fmt.Errorf("vector index state: %w", err)
+	}
+	if c.model != model {
+		c.model, c.docs = model, map[int64]docVectors{}
+	}
+	current := make(map[int64]int64, len(gens))
+	var stale []int64
+	for _, g := range gens {
+		current[g.DocumentID] = g.Generation
+		if d, ok := c.docs[g.DocumentID]; !ok || d.gen != g.Generation {
+			stale = append(stale, g.DocumentID)
+		}
+	}
+	for id := range c.docs {
+		if _, ok := current[id]; !ok {
+			delete(c.docs, id)
+		}
+	}
+	for len(stale) > 0 {
+		batch := stale[:min(500, len(stale))]
+		stale = stale[len(batch):]
+		var rows []struct {
+			ID         int64
+			DocumentID int64
+			Generation int64
+			Embedding  []byte
+		}
+		if err := db.WithContext(ctx).Raw(`SELECT c.id, c.document_id, c.generation, c.embedding FROM document_chunks c
+JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
+WHERE c.document_id IN ? AND c.embedding_model = ? ORDER BY c.document_id, c.ordinal`, batch, model).Scan(&rows).Error; err != nil {
+			return fmt.Errorf("load vectors: %w", err)
+		}
+		fresh := map[int64]docVectors{}
+		for _, row := range rows {
+			v, err := DecodeVector(row.Embedding)
+			if err != nil {
+				continue
+			}
+			d := fresh[row.DocumentID]
+			d.gen = row.Generation
+			d.ids = append(d.ids, row.ID)
+			d.vecs = append(d.vecs, v)
+			fresh[row.DocumentID] = d
+		}
+		for _, id := range batch {
+			if d, ok := fresh[id]; ok {
+				c.docs[id] = d
+			} else {
+				delete(c.docs, id)
+			}
+		}
+	}
+	return nil
+}
+
+func (c *vectorCache) search(ctx context.Context, db *gorm.DB, model string, q []float32, k int) ([]scored, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.refresh(ctx, db, model); err != nil {
+		return nil, err
+	}
+	top := make([]scored, 0, k+1)
+	for _, d := range c.docs {
+		for i, v := range d.vecs {
+			if len(v) != len(q) {
+				continue
+			}
+			var dot float32
+			for j := range v {
+				dot += v[j] * q[j]
+			}
+			if len(top) == k && dot <= top[k-1].score {
+				continue
+			}
+			// insertion into the small sorted top list
+			pos := sort.Search(len(top), func(x int) bool { return top[x].score < dot })
+			top = append(top, scored{})
+			copy(top[pos+1:], top[pos:])
+			top[pos] = scored{id: d.ids[i], score: dot}
+			if len(top) > k {
+				top = top[:k]
+			}
+		}
+	}
+	return top, nil
+}
