@@ -41,6 +41,7 @@ type Config struct {
 	LLMEmbedModel   string
 	LLMTimeout      time.Duration
 	MetricsToken    string
+	Chat            ChatConfig
 	// SecretKeyGenerated is true when development generated the key.
 	SecretKeyGenerated bool
 }
@@ -102,19 +103,23 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return def
 	}
+	var err error
 	c := Config{
-		Env:         get("APP_ENV", "development"),
-		Port:        get("PORT", "8080"),
-		DatabaseURL: get("DATABASE_URL", "tienda.db"),
-		SecretKey:   getenv("SECRET_KEY"),
-		RedisURL:    get("REDIS_URL", ""),
-		LogLevel:    get("LOG_LEVEL", "info"),
-		LLMBaseURL:  get("LLM_BASE_URL", ""),
-		LLMAPIKey:   getenv("LLM_API_KEY"),
-		LLMModel:    get("LLM_MODEL", ""),
+		Env:          get("APP_ENV", "development"),
+		Port:         get("PORT", "8080"),
+		DatabaseURL:  get("DATABASE_URL", "tienda.db"),
+		SecretKey:    getenv("SECRET_KEY"),
+		RedisURL:     get("REDIS_URL", ""),
+		LogLevel:     get("LOG_LEVEL", "info"),
+		LLMBaseURL:   get("LLM_BASE_URL", ""),
+		LLMAPIKey:    getenv("LLM_API_KEY"),
+		LLMModel:     get("LLM_MODEL", ""),
 		MetricsToken: getenv("METRICS_TOKEN"),
 	}
 	c.LLMEmbedModel = get("LLM_EMBEDDING_MODEL", "")
+	if c.Chat, err = loadChatConfig(get); err != nil {
+		return c, err
+	}
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
 	}
@@ -134,7 +139,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if _, err := strconv.Atoi(c.Port); err != nil {
 		return c, fmt.Errorf("PORT must be a number, not %q", c.Port)
 	}
-	var err error
 	ints := []struct {
 		key string
 		def int

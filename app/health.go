@@ -41,4 +41,3 @@ func (s *Server) ping(ctx context.Context) error {
 	}
 	return sqlDB.PingContext(ctx)
 }
-

@@ -39,6 +39,7 @@ func (s *Server) routes() {
 		writable: []string{"title", "content"},
 	}
 	documents.mount(authed, "/documents")
+	s.chatRoutes(authed)
 
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/", fiber.StatusFound) })
 }

@@ -39,6 +39,8 @@ type Server struct {
 	static   fs.FS
 	// htmlErrors renders errors of browser pages (set by the admin).
 	htmlErrors func(c *fiber.Ctx, e *APIError) error
+	// chat is the knowledge base and chat (app/chat_server.go).
+	chat *chatParts
 	// background work started by the server, stopped by Shutdown.
 	stopBG context.CancelFunc
 }
@@ -80,6 +82,10 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 	s.stopBG = cancel
 	if cfg.RedisURL == "" {
 		go kv.GC(bg, db, 5*time.Minute, log)
+	}
+	if err := s.startChat(bg); err != nil {
+		cancel()
+		return nil, err
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tienda",

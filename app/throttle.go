@@ -15,12 +15,12 @@ import (
 // (database or Redis), so the rule holds across instances. It protects the
 // admin login and the API's token endpoint alike.
 type LoginThrottle struct {
-	Counter      kv.Counter
-	Window       time.Duration
-	MaxPerUser   int64
-	MaxPerIP     int64
-	Log          *slog.Logger
-	OnRejected   func()
+	Counter    kv.Counter
+	Window     time.Duration
+	MaxPerUser int64
+	MaxPerIP   int64
+	Log        *slog.Logger
+	OnRejected func()
 }
 
 // NewLoginThrottle uses the documented defaults: 5 failures per username or
@@ -29,8 +29,10 @@ func NewLoginThrottle(c kv.Counter, log *slog.Logger) *LoginThrottle {
 	return &LoginThrottle{Counter: c, Window: 15 * time.Minute, MaxPerUser: 5, MaxPerIP: 20, Log: log}
 }
 
-func userKey(username string) string { return "login:user:" + strings.ToLower(strings.TrimSpace(username)) }
-func ipKey(ip string) string         { return "login:ip:" + ip }
+func userKey(username string) string {
+	return "login:user:" + strings.ToLower(strings.TrimSpace(username))
+}
+func ipKey(ip string) string { return "login:ip:" + ip }
 
 // Check returns a RATE_LIMITED error while either limit is reached. The
 // message is the same whether or not the username exists.
