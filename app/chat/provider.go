@@ -250,8 +250,9 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Completion, onDelta fun
 			// the caller went away: not the provider's fault
 			return usage, ctx.Err()
 		}
-		if errors.Is(err, errConsumer) {
-			return usage, errors.Unwrap(err)
+		var stop *consumerStop
+		if errors.As(err, &stop) {
+			return usage, stop.err
 		}
 		p.cfg.Breaker.Failure()
 		if started {
@@ -266,8 +267,10 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Completion, onDelta fun
 	return Usage{}, lastErr
 }
 
-// errConsumer marks an error returned by onDelta.
-var errConsumer = errors.New("consumer stopped")
+// consumerStop carries an error returned by onDelta.
+type consumerStop struct{ err error }
+
+func (c *consumerStop) Error() string { return "consumer stopped: " + c.err.Error() }
 
 func (p *OpenAIProvider) attempt(ctx context.Context, params openai.ChatCompletionNewParams, req Completion, onDelta func(string) error) (Usage, bool, error) {
 	actx, cancel := context.WithCancelCause(ctx)
@@ -294,7 +297,7 @@ func (p *OpenAIProvider) attempt(ctx context.Context, params openai.ChatCompleti
 			text = append(text, ch.Delta.Content...)
 			if err := onDelta(ch.Delta.Content); err != nil {
 				cancel(err)
-				return p.fillUsage(usage, req, text), true, fmt.Errorf("%w: %w", errConsumer, err)
+				return p.fillUsage(usage, req, text), true, &consumerStop{err: err}
 			}
 		}
 	}
