@@ -84,7 +84,7 @@ func Split(text string, opt ChunkOptions) []Piece {
 	for _, s := range secs {
 		var units []string
 		for _, p := range s.paras {
-			units = append(units, splitLong(p, opt.MaxChars)...)
+			units = append(units, splitLong(p, opt.MaxChars-opt.Overlap-3)...)
 		}
 		if len(units) == 0 {
 			if s.heading != "" {

@@ -316,12 +316,9 @@ func Snippet(text string, terms []string, size int) string {
 		}
 	}
 	from := 0
-	if len(spans) > 0 {
-		from = spans[bestFrom].start
+	if bestFrom > 2 {
 		// back up a little for context
-		if bestFrom > 2 {
-			from = spans[bestFrom-2].start
-		}
+		from = spans[bestFrom-2].start
 	}
 	to := min(len(text), from+size)
 	for to < len(text) && to > from && !isBoundary(text, to) {
