@@ -89,9 +89,15 @@ func (s *Server) requestLogger(c *fiber.Ctx) error {
 	if route == "/" && c.Path() != "/" {
 		route = "unmatched"
 	}
+	// Reading Body() of a streamed response (SSE) would buffer the whole
+	// stream before the first byte is sent: streams log -1.
+	size := -1
+	if !c.Response().IsBodyStream() {
+		size = len(c.Response().Body())
+	}
 	attrs := []any{
 		"method", c.Method(), "route", route, "status", status,
-		"bytes", len(c.Response().Body()), "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
+		"bytes", size, "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
 		"ip", s.clientIP(c),
 	}
 	if p := principal(c); p != nil {

@@ -29,7 +29,8 @@ type Embedder interface {
 const HashModelName = "tienda-hash-v1"
 
 // HashEmbedder is the built-in offline embedder: a hashing vectorizer over
-// normalised words, word bigrams and character trigrams, L2-normalised. It
+// normalised words (lowercased, accents and common English suffixes and
+// stop words removed), word bigrams and character trigrams, L2-normalised. It
 // is deterministic and needs no download, but it is lexical, not semantic:
 // texts are close when they share words and word fragments, not meaning.
 type HashEmbedder struct {
@@ -76,7 +77,12 @@ func (h HashEmbedder) vector(text string) []float32 {
 		}
 		v[x%uint64(dim)] += sign * weight
 	}
-	words := Words(text)
+	var words []string
+	for _, w := range Words(text) {
+		if !stopWords[w] {
+			words = append(words, stem(w))
+		}
+	}
 	for i, w := range words {
 		add("w:"+w, 1)
 		if i > 0 {
