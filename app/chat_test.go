@@ -514,4 +514,8 @@ func TestChatModelsAndAdminStream(t *testing.T) {
 	if reqs[len(reqs)-1].Body["model"] != "fake-chat-2" {
 		t.Fatal("the chosen model was not used")
 	}
+	js := ts.do("GET", "/static/js/chat.js", nil)
+	if js.Status != 200 || !strings.Contains(string(js.Body), "AbortController") || strings.Contains(string(js.Body), ".innerHTML =") {
+		t.Fatalf("chat.js: %d", js.Status)
+	}
 }
