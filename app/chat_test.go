@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tienda/app/chat/openaitest"
+	"tienda/models"
 )
 
 const lampDoc = "# Lamps\nLamps can be returned within 30 days of delivery, in their original box.\n\n# Sofas\nSofas are final sale once delivered."
@@ -114,6 +115,10 @@ func TestChatAPIOffline(t *testing.T) {
 		ts.srv.db.Raw("SELECT COUNT(*) FROM chat_usage WHERE total_tokens > 0").Scan(&usage)
 		if usage != 1 {
 			t.Fatalf("usage rows: %d", usage)
+		}
+		sum, err := models.ChatUsageSince(context.Background(), ts.srv.db, time.Now())
+		if err != nil || len(sum) != 1 || sum[0].Messages != 1 || sum[0].TotalTokens != int64(ans.TokensUsed) || sum[0].Model != "extractive" {
+			t.Fatalf("usage summary %+v %v", sum, err)
 		}
 	})
 }

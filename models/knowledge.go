@@ -122,3 +122,24 @@ func TokensUsedOn(ctx context.Context, db *gorm.DB, userID int64, day string) (i
 
 // ErrNoJob is returned by Claim when no job is ready.
 var ErrNoJob = errors.New("no job ready")
+
+// UsageSummary is chat usage grouped by user and model (for the dashboard).
+type UsageSummary struct {
+	UserID      int64  `json:"user_id"`
+	Model       string `json:"model"`
+	Messages    int64  `json:"messages"`
+	TotalTokens int64  `json:"total_tokens"`
+	AvgLatency  int64  `json:"avg_latency_ms"`
+}
+
+// ChatUsageSince sums the usage recorded on or after the UTC day of since.
+func ChatUsageSince(ctx context.Context, db *gorm.DB, since time.Time) ([]UsageSummary, error) {
+	var out []UsageSummary
+	err := db.WithContext(ctx).Model(&ChatUsage{}).
+		Select("user_id, model, COUNT(*) AS messages, COALESCE(SUM(total_tokens), 0) AS total_tokens, CAST(COALESCE(AVG(latency_ms), 0) AS BIGINT) AS avg_latency").
+		Where("day >= ?", UsageDay(since)).Group("user_id, model").Order("total_tokens DESC").Scan(&out).Error
+	if err != nil {
+		return nil, fmt.Errorf("chat usage summary: %w", err)
+	}
+	return out, nil
+}

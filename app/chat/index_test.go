@@ -212,6 +212,14 @@ func TestIndexingRetriesWithBackoffThenFails(t *testing.T) {
 		if err != nil || len(hits) != 1 {
 			t.Fatalf("old chunks must stay searchable: %+v %v", hits, err)
 		}
+		// Hybrid search falls back to keywords while the embedder is down.
+		hits, err = chat.NewRetriever(env.db, emb).Hybrid(env.ctx, "weekly", 5)
+		if err != nil || len(hits) != 1 {
+			t.Fatalf("hybrid without embeddings: %+v %v", hits, err)
+		}
+		if _, err := chat.NewRetriever(env.db, emb).Semantic(env.ctx, "weekly", 5); err == nil {
+			t.Fatal("semantic search must report the embedder's failure")
+		}
 	})
 }
 

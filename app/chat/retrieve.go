@@ -190,7 +190,8 @@ func (r *Retriever) semanticIDs(ctx context.Context, query string, k int) ([]sco
 }
 
 // Hybrid fuses the keyword and semantic rankings with reciprocal rank
-// fusion (score = Σ 1/(60+rank)).
+// fusion (score = Σ 1/(60+rank)). When the query cannot be embedded (a
+// remote embedder is down) it falls back to the keyword ranking.
 func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, error) {
 	n := max(4*k, 20)
 	kw, err := r.Keyword(ctx, query, n)
@@ -199,7 +200,11 @@ func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, 
 	}
 	sem, err := r.semanticIDs(ctx, query, n)
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		// The embedding server is down: keyword results still answer.
+		sem = nil
 	}
 	const rrfK = 60
 	fused := map[int64]float64{}
