@@ -104,12 +104,12 @@ func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source,
 	var err error
 	if models.Dialect(r.DB) == models.Postgres {
 		err = r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content,
-  ts_rank_cd(to_tsvector('english', c.heading || ' ' || c.content), q.q) AS score
+  ts_rank_cd(c.search_vector, q.q) AS score
 FROM document_chunks c
 JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
 JOIN documents d ON d.id = c.document_id,
   (SELECT to_tsquery('english', ?) AS q) q
-WHERE to_tsvector('english', c.heading || ' ' || c.content) @@ q.q
+WHERE c.search_vector @@ q.q
 ORDER BY score DESC, c.id
 LIMIT ?`, strings.Join(terms, " | "), k).Scan(&rows).Error
 	} else {

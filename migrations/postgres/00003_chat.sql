@@ -17,12 +17,12 @@ CREATE TABLE document_chunks (
     embedding       BYTEA,
     embedding_model TEXT    NOT NULL DEFAULT '',
     embedding_dim   INTEGER NOT NULL DEFAULT 0,
-    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
+    -- full-text vector, stored so ranking never re-parses the text
+    search_vector   TSVECTOR GENERATED ALWAYS AS (to_tsvector('english', heading || ' ' || content)) STORED
 );
 CREATE UNIQUE INDEX idx_document_chunks_doc_gen_ord ON document_chunks (document_id, generation, ordinal);
--- Full-text index: the same expression is used by the keyword search.
-CREATE INDEX idx_document_chunks_tsv ON document_chunks
-    USING gin (to_tsvector('english', heading || ' ' || content));
+CREATE INDEX idx_document_chunks_search ON document_chunks USING gin (search_vector);
 
 -- One row per document: pending | indexed | failed, with the error and the
 -- embedding model and dimension of its chunks.

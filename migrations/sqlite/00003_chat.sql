@@ -17,7 +17,9 @@ CREATE TABLE document_chunks (
     embedding       BLOB,
     embedding_model TEXT    NOT NULL DEFAULT '',
     embedding_dim   INTEGER NOT NULL DEFAULT 0,
-    created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP
+    created_at      DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    -- the text the FTS5 index below holds (PostgreSQL stores its tsvector here)
+    search_vector   TEXT GENERATED ALWAYS AS (heading || ' ' || content) VIRTUAL
 );
 CREATE UNIQUE INDEX idx_document_chunks_doc_gen_ord ON document_chunks (document_id, generation, ordinal);
 
