@@ -35,18 +35,42 @@ stock store opening hours weekend holiday policy customer service email phone co
 parcel courier tracking address island mainland europe spain portugal france germany size colour fabric wood
 metal glass leather cotton wool linen oak walnut pine clean dust polish care guide garden outdoor kitchen bath`)
 
+// benchWords is a Zipf-distributed vocabulary of 20,000 words, like real
+// text: a few very common words, a long tail of rare ones. The shop's
+// domain words are spread over ranks 20 to 2,000.
+func benchWords() []string {
+	syll := []string{"ka", "lo", "mi", "ne", "ru", "ta", "si", "vo", "pe", "da", "gu", "zo", "fi", "ber", "tan", "mol"}
+	words := make([]string, 0, 20000)
+	domain := 0
+	for i := 0; len(words) < 20000; i++ {
+		if i >= 20 && i%20 == 0 && domain < len(benchVocab) {
+			words = append(words, benchVocab[domain])
+			domain++
+			continue
+		}
+		w := ""
+		for n := i + 1; n > 0; n /= len(syll) {
+			w += syll[n%len(syll)]
+		}
+		words = append(words, w)
+	}
+	return words
+}
+
 // seedCorpus writes n documents of five paragraphs each and indexes them
 // with the offline embedder, in bulk.
 func seedCorpus(b *testing.B, db *gorm.DB, e chat.Embedder, n int) {
 	b.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
+	words := benchWords()
+	zipf := rand.NewZipf(rng, 1.07, 2, uint64(len(words)-1))
 	para := func() string {
 		var s strings.Builder
 		for i := 0; i < 40+rng.IntN(40); i++ {
 			if i > 0 {
 				s.WriteByte(' ')
 			}
-			s.WriteString(benchVocab[rng.IntN(len(benchVocab))])
+			s.WriteString(words[zipf.Uint64()])
 			if rng.IntN(12) == 0 {
 				s.WriteByte('.')
 			}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -41,7 +42,7 @@ type Retriever struct {
 
 // NewRetriever returns a retriever over db.
 func NewRetriever(db *gorm.DB, e Embedder) *Retriever {
-	return &Retriever{DB: db, Embedder: e, vectors: &vectorCache{docs: map[int64]docVectors{}}}
+	return &Retriever{DB: db, Embedder: e, vectors: &vectorCache{docs: map[int64]docVectors{}, refreshEvery: time.Second}}
 }
 
 // Search returns up to k chunks for query in mode.
@@ -91,49 +92,93 @@ type chunkRow struct {
 	Score      float64
 }
 
-// Keyword ranks chunks by full-text relevance: PostgreSQL ts_rank_cd over
-// the tsvector GIN index, SQLite FTS5 bm25. Any query word may match (OR);
-// chunks matching more words rank higher. Words are reduced to letters and
-// digits before they reach the query syntax, and always bound.
+// Keyword ranks chunks by full-text relevance: PostgreSQL ts_rank over
+// the stored tsvector (GIN index), SQLite FTS5 bm25. Chunks holding every
+// query word come first; when they are fewer than k, chunks holding any of
+// them follow. Words are reduced to letters and digits before they reach
+// the query syntax, and always bound.
 func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source, error) {
 	terms := queryTerms(query)
 	if len(terms) == 0 {
 		return []Source{}, nil
 	}
-	var rows []chunkRow
-	var err error
-	if models.Dialect(r.DB) == models.Postgres {
-		err = r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content,
-  ts_rank_cd(c.search_vector, q.q) AS score
-FROM document_chunks c
-JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
-JOIN documents d ON d.id = c.document_id,
-  (SELECT to_tsquery('english', ?) AS q) q
-WHERE c.search_vector @@ q.q
-ORDER BY score DESC, c.id
-LIMIT ?`, strings.Join(terms, " | "), k).Scan(&rows).Error
-	} else {
-		quoted := make([]string, len(terms))
-		for i, t := range terms {
-			quoted[i] = `"` + t + `"`
-		}
-		err = r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content, -bm25(document_chunks_fts) AS score
-FROM document_chunks_fts
-JOIN document_chunks c ON c.id = document_chunks_fts.rowid
-JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
-JOIN documents d ON d.id = c.document_id
-WHERE document_chunks_fts MATCH ?
-ORDER BY bm25(document_chunks_fts), c.id
-LIMIT ?`, strings.Join(quoted, " OR "), k).Scan(&rows).Error
-	}
+	rows, err := r.keywordRows(ctx, terms, k, true)
 	if err != nil {
-		return nil, fmt.Errorf("keyword search: %w", err)
+		return nil, err
+	}
+	if len(rows) < k && len(terms) > 1 {
+		more, err := r.keywordRows(ctx, terms, k, false)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[int64]bool{}
+		for _, row := range rows {
+			seen[row.ID] = true
+		}
+		for _, row := range more {
+			if len(rows) >= k {
+				break
+			}
+			if !seen[row.ID] {
+				rows = append(rows, row)
+			}
+		}
 	}
 	out := make([]Source, len(rows))
 	for i, row := range rows {
 		out[i] = toSource(row, terms)
 	}
 	return out, nil
+}
+
+func (r *Retriever) keywordRows(ctx context.Context, terms []string, k int, all bool) ([]chunkRow, error) {
+	var rows []chunkRow
+	var err error
+	if models.Dialect(r.DB) == models.Postgres {
+		op := " | "
+		if all {
+			op = " & "
+		}
+		// Rank narrow rows first, then fetch the text of the top k only.
+		err = r.DB.WithContext(ctx).Raw(`WITH q AS (SELECT to_tsquery('english', ?) AS q),
+top AS (
+  SELECT c.id, ts_rank(c.search_vector, q.q) AS score
+  FROM q, document_chunks c
+  JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
+  WHERE c.search_vector @@ q.q
+  ORDER BY score DESC, c.id
+  LIMIT ?
+)
+SELECT c.id, c.document_id, d.title, c.heading, c.content, top.score
+FROM top JOIN document_chunks c ON c.id = top.id JOIN documents d ON d.id = c.document_id
+ORDER BY top.score DESC, c.id`, strings.Join(terms, op), k).Scan(&rows).Error
+	} else {
+		quoted := make([]string, len(terms))
+		for i, t := range terms {
+			quoted[i] = `"` + t + `"`
+		}
+		op := " OR "
+		if all {
+			op = " AND "
+		}
+		err = r.DB.WithContext(ctx).Raw(`WITH top AS (
+  SELECT rowid AS id, bm25(document_chunks_fts) AS rank FROM document_chunks_fts
+  WHERE document_chunks_fts MATCH ? ORDER BY rank LIMIT ?
+)
+SELECT c.id, c.document_id, d.title, c.heading, c.content, -top.rank AS score
+FROM top
+JOIN document_chunks c ON c.id = top.id
+JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
+JOIN documents d ON d.id = c.document_id
+ORDER BY top.rank, c.id`, strings.Join(quoted, op), 2*k+10).Scan(&rows).Error
+		if len(rows) > k {
+			rows = rows[:k]
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keyword search: %w", err)
+	}
+	return rows, nil
 }
 
 func toSource(row chunkRow, terms []string) Source {
@@ -145,7 +190,9 @@ func toSource(row chunkRow, terms []string) Source {
 
 // Semantic ranks chunks by cosine similarity between the query's embedding
 // and the chunks' (computed in Go over an in-memory copy of the vectors,
-// kept in step with the database by index generation).
+// kept in step with the database by index generation, checked at most
+// once a second: a document indexed by another instance is found by
+// semantic search within a second).
 func (r *Retriever) Semantic(ctx context.Context, query string, k int) ([]Source, error) {
 	hits, err := r.semanticIDs(ctx, query, k)
 	if err != nil {
@@ -372,6 +419,10 @@ type vectorCache struct {
 	mu    sync.Mutex
 	model string
 	docs  map[int64]docVectors
+	// checked is when the generations were last compared with the
+	// database; they are compared at most once per refreshEvery.
+	checked      time.Time
+	refreshEvery time.Duration
 }
 
 type docVectors struct {
@@ -445,8 +496,11 @@ WHERE c.document_id IN ? AND c.embedding_model = ? ORDER BY c.document_id, c.ord
 func (c *vectorCache) search(ctx context.Context, db *gorm.DB, model string, q []float32, k int) ([]scored, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.refresh(ctx, db, model); err != nil {
-		return nil, err
+	if c.model != model || time.Since(c.checked) >= c.refreshEvery {
+		if err := c.refresh(ctx, db, model); err != nil {
+			return nil, err
+		}
+		c.checked = time.Now()
 	}
 	top := make([]scored, 0, k+1)
 	for _, d := range c.docs {
