@@ -98,6 +98,12 @@ type chunkRow struct {
 // them follow. Words are reduced to letters and digits before they reach
 // the query syntax, and always bound.
 func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source, error) {
+	return r.keyword(ctx, query, k, k)
+}
+
+// keyword returns up to k chunks; the any-word query only runs when fewer
+// than fill chunks hold every word (it ranks many more rows).
+func (r *Retriever) keyword(ctx context.Context, query string, k, fill int) ([]Source, error) {
 	terms := queryTerms(query)
 	if len(terms) == 0 {
 		return []Source{}, nil
@@ -106,7 +112,7 @@ func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source,
 	if err != nil {
 		return nil, err
 	}
-	if len(rows) < k && len(terms) > 1 {
+	if len(rows) < fill && len(terms) > 1 {
 		more, err := r.keywordRows(ctx, terms, k, false)
 		if err != nil {
 			return nil, err
@@ -241,7 +247,7 @@ func (r *Retriever) semanticIDs(ctx context.Context, query string, k int) ([]sco
 // remote embedder is down) it falls back to the keyword ranking.
 func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, error) {
 	n := max(4*k, 20)
-	kw, err := r.Keyword(ctx, query, n)
+	kw, err := r.keyword(ctx, query, n, k)
 	if err != nil {
 		return nil, err
 	}
@@ -508,22 +514,36 @@ func (c *vectorCache) search(ctx context.Context, db *gorm.DB, model string, q [
 			if len(v) != len(q) {
 				continue
 			}
-			var dot float32
-			for j := range v {
-				dot += v[j] * q[j]
-			}
-			if len(top) == k && dot <= top[k-1].score {
+			sim := dot(v, q)
+			if len(top) == k && sim <= top[k-1].score {
 				continue
 			}
 			// insertion into the small sorted top list
-			pos := sort.Search(len(top), func(x int) bool { return top[x].score < dot })
+			pos := sort.Search(len(top), func(x int) bool { return top[x].score < sim })
 			top = append(top, scored{})
 			copy(top[pos+1:], top[pos:])
-			top[pos] = scored{id: d.ids[i], score: dot}
+			top[pos] = scored{id: d.ids[i], score: sim}
 			if len(top) > k {
 				top = top[:k]
 			}
 		}
 	}
 	return top, nil
+}
+
+// dot is the dot product of two vectors of equal length, unrolled by four.
+func dot(a, b []float32) float32 {
+	var s0, s1, s2, s3 float32
+	n := len(a) &^ 3
+	b = b[:len(a)]
+	for i := 0; i < n; i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for i := n; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return s0 + s1 + s2 + s3
 }
