@@ -162,6 +162,12 @@ func chatError(err error) *APIError {
 	switch {
 	case errors.Is(err, chat.ErrTimeout):
 		return &APIError{Status: 504, Code: CodeLLMTimeout, Message: "The language model did not answer in time."}
+	case errors.As(err, &ue) && (ue.Status == 400 || ue.Status == 404 || ue.Status == 422):
+		ae := &APIError{Status: 422, Code: CodeValidation, Message: "The language model refused the request.", Detail: ue.Message}
+		if ue.Status == 404 {
+			ae.Fields = map[string]string{"model": "is not known to the language model server"}
+		}
+		return ae
 	case errors.As(err, &ue) && ue.Status == 429:
 		return &APIError{Status: 503, Code: CodeLLMUnavailable, Message: "The language model is overloaded; try again shortly.",
 			Headers: map[string]string{"Retry-After": "5"}}

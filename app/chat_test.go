@@ -455,6 +455,7 @@ func TestChatStreamUpstreamFailures(t *testing.T) {
 		{"stall", openaitest.Reply{Mode: openaitest.Stall}, "LLM_TIMEOUT", 504},
 		{"garbage", openaitest.Reply{Mode: openaitest.Garbage}, "LLM_UNAVAILABLE", 502},
 		{"broken stream", openaitest.Reply{Mode: openaitest.Broken, Tokens: []string{"a", "b", "c"}, BreakAfter: 2}, "LLM_UNAVAILABLE", 502},
+		{"unknown model", openaitest.Reply{Mode: openaitest.Status, Status: 404}, "VALIDATION_ERROR", 422},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -490,8 +491,13 @@ func TestChatStreamUpstreamFailures(t *testing.T) {
 			if r.Status != tc.http || !strings.Contains(string(r.Body), tc.code) {
 				t.Fatalf("chat: %d %s", r.Status, r.Body)
 			}
-			if !strings.Contains(ts.logs.String(), "chat stream failed") {
-				t.Fatal("the failure was not logged")
+			recorded := eventually(t, 3*time.Second, func() bool {
+				var n int64
+				ts.srv.db.Raw("SELECT COUNT(*) FROM chat_usage WHERE outcome IN ('error', 'timeout')").Scan(&n)
+				return n == 2
+			})
+			if !recorded {
+				t.Fatal("the failed messages were not recorded")
 			}
 		})
 	}

@@ -254,13 +254,19 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Completion, onDelta fun
 		if errors.As(err, &stop) {
 			return usage, stop.err
 		}
+		var ue *UpstreamError
+		if errors.As(err, &ue) && !ue.retryable() {
+			// the request was refused (bad model, bad parameters): the
+			// provider itself is fine
+			p.cfg.Breaker.Success()
+			return usage, err
+		}
 		p.cfg.Breaker.Failure()
 		if started {
 			return usage, err
 		}
 		lastErr = err
-		var ue *UpstreamError
-		if !errors.As(err, &ue) || !ue.retryable() {
+		if ue == nil {
 			return usage, err
 		}
 	}

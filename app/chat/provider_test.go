@@ -76,6 +76,7 @@ func TestOpenAIProviderFailures(t *testing.T) {
 		{"500 twice then ok", []openaitest.Reply{{Mode: openaitest.Status, Status: 500}, {Mode: openaitest.Status, Status: 503}, {Tokens: []string{"ok"}}}, nil, 3, "ok"},
 		{"500 forever gives up", []openaitest.Reply{{Mode: openaitest.Status, Status: 500}, {Mode: openaitest.Status, Status: 500}, {Mode: openaitest.Status, Status: 500}}, chat.ErrUnavailable, 3, ""},
 		{"400 is not retried", []openaitest.Reply{{Mode: openaitest.Status, Status: 400}}, chat.ErrUnavailable, 1, ""},
+		{"404 unknown model is not retried", []openaitest.Reply{{Mode: openaitest.Status, Status: 404}}, chat.ErrUnavailable, 1, ""},
 		{"broken stream is not retried after the first token", []openaitest.Reply{{Mode: openaitest.Broken, Tokens: []string{"a", "b", "c", "d"}, BreakAfter: 2}}, chat.ErrStreamBroken, 1, "ab"},
 		{"garbage", []openaitest.Reply{{Mode: openaitest.Garbage}}, chat.ErrBadResponse, 1, ""},
 		{"stall times out", []openaitest.Reply{{Mode: openaitest.Stall}}, chat.ErrTimeout, 1, ""},

@@ -77,7 +77,7 @@ func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error)
 	}
 	start := now()
 	res := Result{Model: req.Model}
-	if res.Model == "" {
+	if res.Model == "" || s.Provider.Name() == "extractive" {
 		res.Model = s.Provider.DefaultModel()
 	}
 	fail := func(err error) (Result, error) {
