@@ -94,40 +94,37 @@ type chunkRow struct {
 
 // Keyword ranks chunks by full-text relevance: PostgreSQL ts_rank over
 // the stored tsvector (GIN index), SQLite FTS5 bm25. Chunks holding every
-// query word come first; when they are fewer than k, chunks holding any of
-// them follow. Words are reduced to letters and digits before they reach
-// the query syntax, and always bound.
+// query word come first; while they are fewer than k, chunks holding all
+// words but one follow, then chunks holding any word. The stricter queries
+// are selective and cheap; the any-word query, which ranks many more rows,
+// runs only when needed. Words are reduced to letters and digits before
+// they reach the query syntax, and always bound.
 func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source, error) {
 	return r.keyword(ctx, query, k, k)
 }
 
-// keyword returns up to k chunks; the any-word query only runs when fewer
-// than fill chunks hold every word (it ranks many more rows).
+// keyword returns up to k chunks, relaxing the query while fewer than
+// fill chunks were found.
 func (r *Retriever) keyword(ctx context.Context, query string, k, fill int) ([]Source, error) {
 	terms := queryTerms(query)
 	if len(terms) == 0 {
 		return []Source{}, nil
 	}
-	rows, err := r.keywordRows(ctx, terms, k, true)
-	if err != nil {
-		return nil, err
-	}
-	if len(rows) < fill && len(terms) > 1 {
-		more, err := r.keywordRows(ctx, terms, k, false)
+	var rows []chunkRow
+	seen := map[int64]bool{}
+	for _, q := range relaxations(terms, models.Dialect(r.DB) == models.Postgres) {
+		more, err := r.keywordRows(ctx, q, k)
 		if err != nil {
 			return nil, err
 		}
-		seen := map[int64]bool{}
-		for _, row := range rows {
-			seen[row.ID] = true
-		}
 		for _, row := range more {
-			if len(rows) >= k {
-				break
-			}
-			if !seen[row.ID] {
+			if len(rows) < k && !seen[row.ID] {
+				seen[row.ID] = true
 				rows = append(rows, row)
 			}
+		}
+		if len(rows) >= fill {
+			break
 		}
 	}
 	out := make([]Source, len(rows))
@@ -137,14 +134,51 @@ func (r *Retriever) keyword(ctx context.Context, query string, k, fill int) ([]S
 	return out, nil
 }
 
-func (r *Retriever) keywordRows(ctx context.Context, terms []string, k int, all bool) ([]chunkRow, error) {
+// relaxations are the full-text queries tried in turn: every word, every
+// word but one (3 to 6 words), any word. pg selects PostgreSQL's tsquery
+// syntax, otherwise FTS5's.
+func relaxations(terms []string, pg bool) []string {
+	and, or := " AND ", " OR "
+	quote := func(t string) string { return `"` + t + `"` }
+	if pg {
+		and, or = " & ", " | "
+		quote = func(t string) string { return t }
+	}
+	all := func(ts []string) string {
+		q := make([]string, len(ts))
+		for i, t := range ts {
+			q[i] = quote(t)
+		}
+		return "(" + strings.Join(q, and) + ")"
+	}
+	out := []string{all(terms)}
+	if len(terms) == 1 {
+		return out
+	}
+	if len(terms) >= 3 && len(terms) <= 6 {
+		var alts []string
+		for skip := range terms {
+			rest := make([]string, 0, len(terms)-1)
+			for i, t := range terms {
+				if i != skip {
+					rest = append(rest, t)
+				}
+			}
+			alts = append(alts, all(rest))
+		}
+		out = append(out, strings.Join(alts, or))
+	}
+	anyTerm := make([]string, len(terms))
+	for i, t := range terms {
+		anyTerm[i] = quote(t)
+	}
+	return append(out, strings.Join(anyTerm, or))
+}
+
+func (r *Retriever) keywordRows(ctx context.Context, query string, k int) ([]chunkRow, error) {
 	var rows []chunkRow
 	var err error
 	if models.Dialect(r.DB) == models.Postgres {
-		op := " | "
-		if all {
-			op = " & "
-		}
 		// Rank narrow rows first, then fetch the text of the top k only.
 		err = r.DB.WithContext(ctx).Raw(`WITH q AS (SELECT to_tsquery('english', ?) AS q),
 top AS (
@@ -157,16 +191,8 @@ top AS (
 )
 SELECT c.id, c.document_id, d.title, c.heading, c.content, top.score
 FROM top JOIN document_chunks c ON c.id = top.id JOIN documents d ON d.id = c.document_id
-ORDER BY top.score DESC, c.id`, strings.Join(terms, op), k).Scan(&rows).Error
+ORDER BY top.score DESC, c.id`, query, k).Scan(&rows).Error
 	} else {
-		quoted := make([]string, len(terms))
-		for i, t := range terms {
-			quoted[i] = `"` + t + `"`
-		}
-		op := " OR "
-		if all {
-			op = " AND "
-		}
 		err = r.DB.WithContext(ctx).Raw(`WITH top AS (
   SELECT rowid AS id, bm25(document_chunks_fts) AS rank FROM document_chunks_fts
   WHERE document_chunks_fts MATCH ? ORDER BY rank LIMIT ?
@@ -176,7 +202,7 @@ FROM top
 JOIN document_chunks c ON c.id = top.id
 JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
 JOIN documents d ON d.id = c.document_id
-ORDER BY top.rank, c.id`, strings.Join(quoted, op), 2*k+10).Scan(&rows).Error
+ORDER BY top.rank, c.id`, query, 2*k+10).Scan(&rows).Error
 		if len(rows) > k {
 			rows = rows[:k]
 		}
