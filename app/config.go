@@ -103,7 +103,6 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		}
 		return def
 	}
-	var err error
 	c := Config{
 		Env:          get("APP_ENV", "development"),
 		Port:         get("PORT", "8080"),
@@ -117,9 +116,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MetricsToken: getenv("METRICS_TOKEN"),
 	}
 	c.LLMEmbedModel = get("LLM_EMBEDDING_MODEL", "")
-	if c.Chat, err = loadChatConfig(get); err != nil {
-		return c, err
+	chatCfg, cerr := loadChatConfig(get)
+	if cerr != nil {
+		return c, cerr
 	}
+	c.Chat = chatCfg
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
 	}
@@ -139,6 +140,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	if _, err := strconv.Atoi(c.Port); err != nil {
 		return c, fmt.Errorf("PORT must be a number, not %q", c.Port)
 	}
+	var err error
 	ints := []struct {
 		key string
 		def int
