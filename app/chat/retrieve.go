@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"html"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -455,6 +456,12 @@ type vectorCache struct {
 	// database; they are compared at most once per refreshEvery.
 	checked      time.Time
 	refreshEvery time.Duration
+	// flat is every vector of docs end to end (dim floats each), with the
+	// chunk ids in flatIDs: one contiguous scan per query.
+	flat    []float32
+	flatIDs []int64
+	dim     int
+	dirty   bool
 }
 
 type docVectors struct {
@@ -473,7 +480,7 @@ func (c *vectorCache) refresh(ctx context.Context, db *gorm.DB, model string) er
 		return fmt.Errorf("vector index state: %w", err)
 	}
 	if c.model != model {
-		c.model, c.docs = model, map[int64]docVectors{}
+		c.model, c.docs, c.dirty = model, map[int64]docVectors{}, true
 	}
 	current := make(map[int64]int64, len(gens))
 	var stale []int64
@@ -486,7 +493,11 @@ func (c *vectorCache) refresh(ctx context.Context, db *gorm.DB, model string) er
 	for id := range c.docs {
 		if _, ok := current[id]; !ok {
 			delete(c.docs, id)
+			c.dirty = true
 		}
+	}
+	if len(stale) > 0 {
+		c.dirty = true
 	}
 	for len(stale) > 0 {
 		batch := stale[:min(500, len(stale))]
@@ -534,27 +545,80 @@ func (c *vectorCache) search(ctx context.Context, db *gorm.DB, model string, q [
 		}
 		c.checked = time.Now()
 	}
-	top := make([]scored, 0, k+1)
+	if k <= 0 {
+		return nil, nil
+	}
+	if c.dirty || c.dim != len(q) {
+		c.rebuild(len(q))
+	}
+	if c.dim != len(q) || len(c.flatIDs) == 0 {
+		return nil, nil
+	}
+	// Scan in parallel slices, then merge the partial top lists.
+	parts := min(runtime.GOMAXPROCS(0), max(1, len(c.flatIDs)/4096))
+	tops := make([][]scored, parts)
+	var wg sync.WaitGroup
+	per := (len(c.flatIDs) + parts - 1) / parts
+	for p := 0; p < parts; p++ {
+		lo, hi := p*per, min((p+1)*per, len(c.flatIDs))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tops[p] = topK(c.flat, c.flatIDs, c.dim, q, lo, hi, k)
+		}()
+	}
+	wg.Wait()
+	var all []scored
+	for _, t := range tops {
+		all = append(all, t...)
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].score != all[j].score {
+			return all[i].score > all[j].score
+		}
+		return all[i].id < all[j].id
+	})
+	if len(all) > k {
+		all = all[:k]
+	}
+	return all, nil
+}
+
+// rebuild lays the vectors of dimension dim end to end.
+func (c *vectorCache) rebuild(dim int) {
+	n := 0
+	for _, d := range c.docs {
+		n += len(d.ids)
+	}
+	c.flat, c.flatIDs, c.dim = make([]float32, 0, n*dim), make([]int64, 0, n), dim
 	for _, d := range c.docs {
 		for i, v := range d.vecs {
-			if len(v) != len(q) {
-				continue
-			}
-			sim := dot(v, q)
-			if len(top) == k && sim <= top[k-1].score {
-				continue
-			}
-			// insertion into the small sorted top list
-			pos := sort.Search(len(top), func(x int) bool { return top[x].score < sim })
-			top = append(top, scored{})
-			copy(top[pos+1:], top[pos:])
-			top[pos] = scored{id: d.ids[i], score: sim}
-			if len(top) > k {
-				top = top[:k]
+			if len(v) == dim {
+				c.flat = append(c.flat, v...)
+				c.flatIDs = append(c.flatIDs, d.ids[i])
 			}
 		}
 	}
-	return top, nil
+	c.dirty = false
+}
+
+// topK scans vectors lo..hi of flat for the k most similar to q.
+func topK(flat []float32, ids []int64, dim int, q []float32, lo, hi, k int) []scored {
+	top := make([]scored, 0, k+1)
+	for i := lo; i < hi; i++ {
+		sim := dot(flat[i*dim:(i+1)*dim], q)
+		if len(top) == k && sim <= top[k-1].score {
+			continue
+		}
+		pos := sort.Search(len(top), func(x int) bool { return top[x].score < sim })
+		top = append(top, scored{})
+		copy(top[pos+1:], top[pos:])
+		top[pos] = scored{id: ids[i], score: sim}
+		if len(top) > k {
+			top = top[:k]
+		}
+	}
+	return top
 }
 
 // dot is the dot product of two vectors of equal length, unrolled by four.
