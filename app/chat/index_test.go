@@ -128,6 +128,10 @@ func TestIndexingRunsOnCreateAndUpdateWithoutDuplicates(t *testing.T) {
 		}
 		env.chunkCheck(t, doc.ID)
 		r := chat.NewRetriever(env.db, chat.HashEmbedder{})
+		r.VectorRefresh = 0
+		if sem, err := r.Semantic(env.ctx, "returned lamps", 1); err != nil || len(sem) != 1 || !strings.Contains(sem[0].Text, "30 days") {
+			t.Fatalf("semantic before update: %+v %v", sem, err)
+		}
 		hits, err := r.Keyword(env.ctx, "returned lamps", 5)
 		if err != nil || len(hits) == 0 || hits[0].DocumentID != doc.ID || !strings.Contains(hits[0].Snippet, "<mark>") {
 			t.Fatalf("keyword hits %+v %v", hits, err)

@@ -38,12 +38,15 @@ type Source struct {
 type Retriever struct {
 	DB       *gorm.DB
 	Embedder Embedder
-	vectors  *vectorCache
+	// VectorRefresh is how often the in-memory vectors are compared with
+	// the index (default 1s; 0 checks on every search).
+	VectorRefresh time.Duration
+	vectors       *vectorCache
 }
 
 // NewRetriever returns a retriever over db.
 func NewRetriever(db *gorm.DB, e Embedder) *Retriever {
-	return &Retriever{DB: db, Embedder: e, vectors: &vectorCache{docs: map[int64]docVectors{}, refreshEvery: time.Second}}
+	return &Retriever{DB: db, Embedder: e, VectorRefresh: time.Second, vectors: &vectorCache{docs: map[int64]docVectors{}}}
 }
 
 // Search returns up to k chunks for query in mode.
@@ -266,7 +269,7 @@ func (r *Retriever) semanticIDs(ctx context.Context, query string, k int) ([]sco
 	if len(vecs) != 1 {
 		return nil, fmt.Errorf("embed query: %w", ErrBadResponse)
 	}
-	return r.vectors.search(ctx, r.DB, r.Embedder.Model(), vecs[0], k)
+	return r.vectors.search(ctx, r.DB, r.Embedder.Model(), vecs[0], k, r.VectorRefresh)
 }
 
 // Hybrid fuses the keyword and semantic rankings with reciprocal rank
@@ -452,10 +455,8 @@ type vectorCache struct {
 	mu    sync.Mutex
 	model string
 	docs  map[int64]docVectors
-	// checked is when the generations were last compared with the
-	// database; they are compared at most once per refreshEvery.
-	checked      time.Time
-	refreshEvery time.Duration
+	// checked is when the generations were last compared with the database.
+	checked time.Time
 	// flat is every vector of docs end to end (dim floats each), with the
 	// chunk ids in flatIDs: one contiguous scan per query.
 	flat    []float32
@@ -536,10 +537,10 @@ WHERE c.document_id IN ? AND c.embedding_model = ? ORDER BY c.document_id, c.ord
 	return nil
 }
 
-func (c *vectorCache) search(ctx context.Context, db *gorm.DB, model string, q []float32, k int) ([]scored, error) {
+func (c *vectorCache) search(ctx context.Context, db *gorm.DB, model string, q []float32, k int, every time.Duration) ([]scored, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.model != model || time.Since(c.checked) >= c.refreshEvery {
+	if c.model != model || time.Since(c.checked) >= every {
 		if err := c.refresh(ctx, db, model); err != nil {
 			return nil, err
 		}
