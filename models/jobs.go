@@ -105,6 +105,18 @@ RETURNING id, kind, key, payload, state, attempts, max_attempts, run_at, locked_
 	return &jobs[0], nil
 }
 
+// Extend renews the lease of a running job the worker still holds; it
+// reports false when the job was taken over (its lease had expired).
+func (q *Queue) Extend(ctx context.Context, j *Job, lease time.Duration) (bool, error) {
+	now := q.nowMS()
+	res := q.DB.WithContext(ctx).Exec(`UPDATE jobs SET locked_until = ?, updated_at = ? WHERE id = ? AND state = 'running' AND locked_by = ?`,
+		now+lease.Milliseconds(), now, j.ID, j.LockedBy)
+	if res.Error != nil {
+		return false, fmt.Errorf("extend job %d: %w", j.ID, res.Error)
+	}
+	return res.RowsAffected == 1, nil
+}
+
 // Complete marks a job done, if worker still holds it.
 func (q *Queue) Complete(ctx context.Context, j *Job) error {
 	res := q.DB.WithContext(ctx).Exec(`UPDATE jobs SET state = 'done', last_error = '', locked_until = 0, updated_at = ? WHERE id = ? AND state = 'running' AND locked_by = ?`,

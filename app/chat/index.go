@@ -258,7 +258,12 @@ func (ix *Indexer) RunOnce(ctx context.Context) (bool, error) {
 			fmt.Errorf("bad payload %q", job.Payload), ix.RetryBase, ix.RetryMax)
 		return true, ferr
 	}
+	// Keep the lease while the work runs (a slow remote embedder on a large
+	// document): another instance only takes over a job whose worker died.
+	hbCtx, stopHB := context.WithCancel(ctx)
+	go ix.heartbeat(hbCtx, job)
 	n, err := ix.IndexDocument(ctx, p.DocumentID)
+	stopHB()
 	if err != nil {
 		if ctx.Err() != nil {
 			return true, nil // shutting down: the lease expires and another worker retries
@@ -291,6 +296,26 @@ func (ix *Indexer) RunOnce(ctx context.Context) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+func (ix *Indexer) heartbeat(ctx context.Context, job *models.Job) {
+	t := time.NewTicker(ix.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			held, err := ix.Queue.Extend(ctx, job, ix.Lease)
+			if err != nil && ctx.Err() == nil {
+				ix.Log.Warn("extend job lease", "job_id", job.ID, "err", err)
+			}
+			if err == nil && !held {
+				ix.Log.Warn("job lease lost", "job_id", job.ID)
+				return
+			}
+		}
+	}
 }
 
 // IndexDocument chunks and embeds the document, then, in one transaction,

@@ -252,6 +252,10 @@ func TestIndexingSurvivesRestart(t *testing.T) {
 		if st := env.state(t, doc.ID); st.State != models.IndexIndexed {
 			t.Fatalf("state %+v", st)
 		}
+		// A live worker keeps its lease; a taken-over job's lease cannot be extended.
+		if held, err := env.ix.Queue.Extend(env.ctx, job, time.Minute); err != nil || held {
+			t.Fatalf("the crashed worker must not keep the job: held=%v err=%v", held, err)
+		}
 		// The crashed instance's late completion changes nothing.
 		if err := env.ix.Queue.Complete(env.ctx, job); err != nil {
 			t.Fatal(err)
@@ -314,6 +318,9 @@ func TestQueueOneQueuedAndOneRunningPerKey(t *testing.T) {
 		a, err := q.Claim(ctx, "a", time.Minute, "k")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if held, err := q.Extend(ctx, a, time.Hour); err != nil || !held {
+			t.Fatalf("the holder extends its lease: held=%v err=%v", held, err)
 		}
 		if err := q.Enqueue(ctx, "k", "doc:1", "{}"); err != nil {
 			t.Fatal(err)
