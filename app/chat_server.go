@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"tienda/app/chat"
 )
@@ -15,6 +16,8 @@ type chatParts struct {
 	provider  chat.Provider
 	indexer   *chat.Indexer
 	service   *chat.Service
+	// ssePing is the keep-alive interval of chat streams.
+	ssePing time.Duration
 }
 
 // startChat builds the chat parts and starts the indexing workers on bg.
@@ -25,7 +28,7 @@ func (s *Server) startChat(bg context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load tokenizer: %w", err)
 	}
-	p := &chatParts{tokens: tok}
+	p := &chatParts{tokens: tok, ssePing: ssePingInterval}
 	cfg := s.cfg
 	if cfg.LLMBaseURL != "" && cfg.LLMEmbedModel != "" {
 		p.embedder = chat.NewOpenAIEmbedder(cfg.LLMBaseURL, cfg.LLMAPIKey, cfg.LLMEmbedModel)

@@ -88,7 +88,7 @@ func (s *Server) runStream(ctx context.Context, cancel context.CancelFunc, w *bu
 	}()
 	// First byte at once: proxies and clients see the stream is alive.
 	alive := writeSSE(w, ": stream open\n\n")
-	ping := time.NewTicker(ssePingInterval)
+	ping := time.NewTicker(s.chat.ssePing)
 	defer ping.Stop()
 	for alive {
 		select {

@@ -530,3 +530,38 @@ func TestChatModelsAndAdminStream(t *testing.T) {
 		t.Fatalf("chat.js: %d", js.Status)
 	}
 }
+
+func TestChatStreamFirstByteAndKeepAlive(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	// The model thinks for 1.5 s before its first token.
+	fake.Default = openaitest.Reply{Tokens: []string{"ok"}, Delay: 1500 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	ts.srv.chat.ssePing = 200 * time.Millisecond
+	auth := ts.staffToken("ana")
+	base := liveServer(t, ts)
+	start := time.Now()
+	resp := postStream(t, context.Background(), base, auth, map[string]any{"message": "hello"})
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	first, err := rd.ReadString('\n')
+	if err != nil || first != ": stream open\n" || time.Since(start) > time.Second {
+		t.Fatalf("first line %q after %v (%v)", first, time.Since(start), err)
+	}
+	pings := 0
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended: %v", err)
+		}
+		if line == ": ping\n" {
+			pings++
+		}
+		if strings.HasPrefix(line, "event: token") {
+			break
+		}
+	}
+	if pings < 3 {
+		t.Fatalf("%d keep-alive comments while the model was silent", pings)
+	}
+}
