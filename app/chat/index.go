@@ -141,7 +141,10 @@ ON CONFLICT (document_id) DO UPDATE SET state = 'pending', updated_at = excluded
 	if err := models.Enqueue(tx, ix.Queue.Clock(), JobIndexDocument, jobKey(docID), string(payload), 8); err != nil {
 		return err
 	}
+	// The job is visible once the caller's transaction commits: nudge the
+	// workers now and again shortly after.
 	ix.Wake()
+	time.AfterFunc(100*time.Millisecond, ix.Wake)
 	return nil
 }
 

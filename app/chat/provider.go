@@ -248,10 +248,12 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Completion, onDelta fun
 		}
 		if ctx.Err() != nil {
 			// the caller went away: not the provider's fault
+			p.cfg.Breaker.Release()
 			return usage, ctx.Err()
 		}
 		var stop *consumerStop
 		if errors.As(err, &stop) {
+			p.cfg.Breaker.Release()
 			return usage, stop.err
 		}
 		var ue *UpstreamError
@@ -388,6 +390,14 @@ func (b *Breaker) Failure() {
 	if b.failures >= b.threshold {
 		b.openUntil = b.now().Add(b.cooldown)
 	}
+}
+
+// Release ends a call that proved nothing either way (the caller went
+// away): a half-open breaker lets the next call be the trial.
+func (b *Breaker) Release() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.trial = false
 }
 
 // Open reports whether calls currently fail fast.

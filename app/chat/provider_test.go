@@ -190,3 +190,26 @@ func TestOpenAIEmbedder(t *testing.T) {
 		t.Fatalf("want upstream error, got %v", err)
 	}
 }
+
+func TestBreakerHalfOpen(t *testing.T) {
+	br := chat.NewBreaker(1, 10*time.Millisecond)
+	br.Failure()
+	if br.Allow() {
+		t.Fatal("open breaker let a call through")
+	}
+	time.Sleep(15 * time.Millisecond)
+	if !br.Allow() {
+		t.Fatal("half-open breaker must let one trial through")
+	}
+	if br.Allow() {
+		t.Fatal("only one trial at a time")
+	}
+	br.Release() // the trial's caller went away
+	if !br.Allow() {
+		t.Fatal("a released trial must let the next call try")
+	}
+	br.Success()
+	if !br.Allow() || !br.Allow() || br.Open() {
+		t.Fatal("a successful trial closes the breaker")
+	}
+}
