@@ -51,6 +51,10 @@ func TestChatAPIOffline(t *testing.T) {
 		auth := ts.staffToken("ana")
 		id := ts.createIndexedDoc(auth, "Return policy", lampDoc)
 
+		list := ts.do("GET", "/api/v1/documents", nil, "Authorization", auth)
+		if !strings.Contains(string(list.Body), `"index":{"state":"indexed"`) {
+			t.Fatalf("index state on the document list: %s", list.Body)
+		}
 		r := ts.do("GET", fmt.Sprintf("/api/v1/documents/%d", id), nil, "Authorization", auth)
 		var doc map[string]any
 		r.JSON(t, &doc)

@@ -36,23 +36,6 @@ type DocumentIndex struct {
 // TableName is the index state table.
 func (DocumentIndex) TableName() string { return "document_index" }
 
-// AfterFind attaches the index state to a loaded document (one indexed
-// primary-key lookup; documents never indexed have none).
-func (d *Document) AfterFind(tx *gorm.DB) error {
-	if d.ID == 0 {
-		return nil
-	}
-	var ix DocumentIndex
-	err := tx.Session(&gorm.Session{NewDB: true}).Where("document_id = ?", d.ID).Limit(1).Find(&ix).Error
-	if err != nil {
-		return fmt.Errorf("load index state of document %d: %w", d.ID, err)
-	}
-	if ix.DocumentID != 0 {
-		d.Index = &ix
-	}
-	return nil
-}
-
 // DocumentChunk is one passage of a document with its full-text index
 // entry (maintained by the database) and its embedding.
 type DocumentChunk struct {

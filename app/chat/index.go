@@ -97,6 +97,36 @@ func (ix *Indexer) RegisterHooks(db *gorm.DB) error {
 			d.Index = idx
 		}
 	}
+	// Every document loaded carries its index state: one query per
+	// statement, whatever the number of documents (lists included).
+	load := func(tx *gorm.DB) {
+		if tx.Error != nil || tx.Statement.Schema == nil || tx.Statement.Schema.Table != "documents" {
+			return
+		}
+		docs := documentsOf(tx.Statement.ReflectValue)
+		if len(docs) == 0 {
+			return
+		}
+		ids := make([]int64, 0, len(docs))
+		for _, d := range docs {
+			ids = append(ids, d.ID)
+		}
+		var states []models.DocumentIndex
+		if err := tx.Session(&gorm.Session{NewDB: true, SkipHooks: true}).Where("document_id IN ?", ids).Find(&states).Error; err != nil {
+			_ = tx.AddError(fmt.Errorf("load index states: %w", err))
+			return
+		}
+		byID := make(map[int64]*models.DocumentIndex, len(states))
+		for i := range states {
+			byID[states[i].DocumentID] = &states[i]
+		}
+		for _, d := range docs {
+			d.Index = byID[d.ID]
+		}
+	}
+	if err := db.Callback().Query().After("gorm:after_query").Register("chat:document_index", load); err != nil {
+		return fmt.Errorf("register query hook: %w", err)
+	}
 	if err := db.Callback().Create().After("gorm:create").Register("chat:index_document", cb); err != nil {
 		return fmt.Errorf("register create hook: %w", err)
 	}
