@@ -3,6 +3,7 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -333,6 +334,104 @@ func TestQueueOneQueuedAndOneRunningPerKey(t *testing.T) {
 		}
 		if _, err := q.Claim(ctx, "b", time.Minute, "k"); err != nil {
 			t.Fatalf("the follow-up job runs once the first is done: %v", err)
+		}
+	})
+}
+
+// overlapEmbedder records documents being embedded by two workers at once.
+type overlapEmbedder struct {
+	chat.HashEmbedder
+	mu       sync.Mutex
+	inFlight map[string]int
+	overlaps int
+	calls    int
+}
+
+func (o *overlapEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, int, error) {
+	title, _, _ := strings.Cut(texts[0], "\n")
+	title, _, _ = strings.Cut(title, " › ")
+	o.mu.Lock()
+	o.inFlight[title]++
+	if o.inFlight[title] > 1 {
+		o.overlaps++
+	}
+	o.calls++
+	o.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	defer func() {
+		o.mu.Lock()
+		o.inFlight[title]--
+		o.mu.Unlock()
+	}()
+	return o.HashEmbedder.Embed(ctx, texts)
+}
+
+func TestIndexingConcurrentInstancesNeverOverlap(t *testing.T) {
+	forDialects(t, func(t *testing.T, dialect string) {
+		db := testdb.Open(t, dialect)
+		emb := &overlapEmbedder{inFlight: map[string]int{}}
+		log := slog.New(slog.DiscardHandler)
+		var indexers []*chat.Indexer
+		for i := 0; i < 2; i++ { // two instances, two workers each
+			ix := chat.NewIndexer(db, emb, nil, log)
+			ix.Workers, ix.Poll = 2, 20*time.Millisecond
+			indexers = append(indexers, ix)
+		}
+		if err := indexers[0].RegisterHooks(db); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		for _, ix := range indexers {
+			go func() { ix.Run(ctx); done <- struct{}{} }()
+		}
+		st := models.NewStore(db)
+		var docs []*models.Document
+		for i := 0; i < 12; i++ {
+			d := &models.Document{Title: fmt.Sprintf("Doc %d", i), Content: "First text about lamps."}
+			if err := st.Create(context.Background(), d); err != nil {
+				t.Fatal(err)
+			}
+			docs = append(docs, d)
+		}
+		// Change every document twice while workers run.
+		for round := 0; round < 2; round++ {
+			for _, d := range docs {
+				d.Content = fmt.Sprintf("Text %d about sofas and lamps.", round)
+				if err := st.Update(context.Background(), d, d.Version); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var n int64
+			db.Raw(`SELECT COUNT(*) FROM document_index di JOIN documents d ON d.id = di.document_id
+WHERE di.state = 'indexed' AND di.doc_version = d.version`).Scan(&n)
+			if n == int64(len(docs)) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d of %d documents indexed at their latest version", n, len(docs))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		cancel()
+		for range indexers {
+			<-done
+		}
+		emb.mu.Lock()
+		defer emb.mu.Unlock()
+		t.Logf("%d embedding calls", emb.calls)
+		if emb.overlaps != 0 {
+			t.Fatalf("%d times a document was indexed by two workers at once", emb.overlaps)
+		}
+		for _, d := range docs {
+			var chunks []models.DocumentChunk
+			db.Where("document_id = ?", d.ID).Find(&chunks)
+			if len(chunks) != 1 || !strings.Contains(chunks[0].Content, "Text 1") {
+				t.Fatalf("document %d: %d chunks %+v", d.ID, len(chunks), chunks)
+			}
 		}
 	})
 }
