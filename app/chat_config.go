@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // ChatConfig is the knowledge base and chat configuration (besides the
@@ -14,6 +15,9 @@ type ChatConfig struct {
 	// IndexWorkers is the number of indexing workers per instance
 	// (CHAT_INDEX_WORKERS, default 1).
 	IndexWorkers int
+	// NATSURL, when set, is where document.indexed events are published
+	// (NATS_URL, e.g. nats://127.0.0.1:4222).
+	NATSURL string
 }
 
 // loadChatConfig reads the CHAT_* variables; get returns def when unset.
@@ -29,5 +33,9 @@ func loadChatConfig(get func(k, def string) string) (ChatConfig, error) {
 		return c, fmt.Errorf("CHAT_INDEX_WORKERS must be a whole number from 1 to 16")
 	}
 	c.IndexWorkers = w
+	c.NATSURL = get("NATS_URL", "")
+	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
+		return c, fmt.Errorf("NATS_URL must be a nats:// or tls:// URL")
+	}
 	return c, nil
 }

@@ -50,6 +50,13 @@ func (s *Server) startChat(bg context.Context) error {
 	p.retriever = chat.NewRetriever(s.db, p.embedder)
 	p.indexer = chat.NewIndexer(s.db, p.embedder, tok, s.log)
 	p.indexer.Workers = cfg.Chat.IndexWorkers
+	if cfg.Chat.NATSURL != "" {
+		pub, err := newNATSPublisher(bg, cfg.Chat.NATSURL, s.log)
+		if err != nil {
+			return err
+		}
+		p.indexer.Events = pub
+	}
 	p.service = &chat.Service{Retriever: p.retriever, Provider: p.provider, Tokens: tok, Log: s.log}
 	if err := p.indexer.RegisterHooks(s.db); err != nil {
 		return err
