@@ -17,6 +17,9 @@ const (
 	JobFailed  = "failed"
 )
 
+// ErrNoJob is returned by Claim when no job is ready.
+var ErrNoJob = errors.New("no job ready")
+
 // Job is one unit of durable background work (the jobs table). Times are
 // unix milliseconds.
 type Job struct {

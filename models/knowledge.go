@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -102,9 +101,6 @@ func TokensUsedOn(ctx context.Context, db *gorm.DB, userID int64, day string) (i
 	}
 	return *n, nil
 }
-
-// ErrNoJob is returned by Claim when no job is ready.
-var ErrNoJob = errors.New("no job ready")
 
 // UsageSummary is chat usage grouped by user and model (for the dashboard).
 type UsageSummary struct {
