@@ -43,6 +43,7 @@ type Config struct {
 	MetricsToken    string
 	// Prod configures the production stack (rate limits, cache, metrics, tracing).
 	Prod ProdConfig
+	Chat ChatConfig
 	// SecretKeyGenerated is true when development generated the key.
 	SecretKeyGenerated bool
 }
@@ -117,6 +118,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MetricsToken: getenv("METRICS_TOKEN"),
 	}
 	c.LLMEmbedModel = get("LLM_EMBEDDING_MODEL", "")
+	chatCfg, cerr := loadChatConfig(get)
+	if cerr != nil {
+		return c, cerr
+	}
+	c.Chat = chatCfg
 	if c.Env != "development" && c.Env != "production" {
 		return c, fmt.Errorf("APP_ENV must be development or production, not %q", c.Env)
 	}

@@ -54,6 +54,7 @@ func (s *Server) routes() error {
 	authed.Get("/api-keys", s.handleListAPIKeys)
 	authed.Post("/api-keys", s.handleCreateAPIKey)
 	authed.Delete("/api-keys/:id", s.handleRevokeAPIKey)
+	s.chatRoutes(authed)
 
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/admin/", fiber.StatusFound) })
 	return s.adminRoutes()

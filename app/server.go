@@ -46,6 +46,8 @@ type Server struct {
 	tracing  *tracing
 	openapi  []byte          // the OpenAPI document (openapi.go)
 	verified *verifiedTokens // access tokens already verified (ratelimit.go)
+	// chat is the knowledge base and chat (app/chat_server.go).
+	chat *chatParts
 	// background work started by the server, stopped by Shutdown.
 	stopBG context.CancelFunc
 }
@@ -89,6 +91,10 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		go kv.GC(bg, db, 5*time.Minute, log)
 	}
 	if err := s.initProd(ctx, bg); err != nil {
+		cancel()
+		return nil, err
+	}
+	if err := s.startChat(bg); err != nil {
 		cancel()
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ncruces/go-sqlite3/driver"
+	"github.com/ncruces/go-sqlite3/ext/fts5"
 	"github.com/ncruces/go-sqlite3/gormlite"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -76,7 +78,13 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 	case Postgres:
 		dial = postgres.New(postgres.Config{DSN: cfg.URL})
 	default:
-		dial = gormlite.Open(SQLiteDSN(cfg.URL))
+		// FTS5 (the knowledge base's keyword index) is registered on every
+		// connection the pool opens.
+		sqlDB, err := driver.Open(SQLiteDSN(cfg.URL), fts5.Register)
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite database: %w", redact(err, cfg.URL))
+		}
+		dial = gormlite.OpenDB(sqlDB)
 	}
 	db, err := gorm.Open(dial, gcfg)
 	if err != nil {

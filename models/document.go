@@ -13,6 +13,10 @@ type Document struct {
 	Version   int64     `json:"version"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// Index is the document's knowledge-base index state (read-only; nil
+	// until the document has been queued for indexing). The server's
+	// indexer attaches it to every document loaded (app/chat).
+	Index *DocumentIndex `json:"index,omitempty" gorm:"-"`
 }
 
 func (d *Document) GetID() int64      { return d.ID }

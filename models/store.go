@@ -261,7 +261,7 @@ type Change struct {
 
 func skipInDiff(k string) bool {
 	switch k {
-	case "id", "version", "created_at", "updated_at", "last_login":
+	case "id", "version", "created_at", "updated_at", "last_login", "index":
 		return true
 	}
 	return false

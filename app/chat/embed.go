@@ -1,0 +1,220 @@
+package chat
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strings"
+	"unicode"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"golang.org/x/text/unicode/norm"
+)
+
+// Embedder turns texts into vectors. Two implementations: HashEmbedder
+// (offline, lexical) and OpenAIEmbedder (any OpenAI-compatible /v1/embeddings).
+type Embedder interface {
+	// Model names the embedding model; chunks embedded with another model
+	// are stale.
+	Model() string
+	// Embed returns one L2-normalised vector per text, and the tokens used.
+	Embed(ctx context.Context, texts []string) ([][]float32, int, error)
+}
+
+// HashModelName is the name the offline embedder's vectors are stored under.
+const HashModelName = "tienda-hash-v1"
+
+// HashEmbedder is the built-in offline embedder: a hashing vectorizer over
+// normalised words (lowercased, accents and common English suffixes and
+// stop words removed), word bigrams and character trigrams, L2-normalised. It
+// is deterministic and needs no download, but it is lexical, not semantic:
+// texts are close when they share words and word fragments, not meaning.
+type HashEmbedder struct {
+	Dim    int // default 384
+	Tokens TokenCounter
+}
+
+// Model implements Embedder.
+func (h HashEmbedder) Model() string { return fmt.Sprintf("%s-%d", HashModelName, h.dim()) }
+
+func (h HashEmbedder) dim() int {
+	if h.Dim <= 0 {
+		return 384
+	}
+	return h.Dim
+}
+
+// Embed implements Embedder.
+func (h HashEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, int, error) {
+	out := make([][]float32, len(texts))
+	tokens := 0
+	for i, t := range texts {
+		if err := ctx.Err(); err != nil {
+			return nil, 0, err
+		}
+		out[i] = h.vector(t)
+		if h.Tokens != nil {
+			tokens += h.Tokens.Count(t)
+		}
+	}
+	return out, tokens, nil
+}
+
+func (h HashEmbedder) vector(text string) []float32 {
+	dim := h.dim()
+	v := make([]float32, dim)
+	add := func(feature string, weight float32) {
+		f := fnv.New64a()
+		_, _ = f.Write([]byte(feature))
+		x := f.Sum64()
+		sign := float32(1)
+		if x>>63 == 1 {
+			sign = -1
+		}
+		v[x%uint64(dim)] += sign * weight
+	}
+	var words []string
+	for _, w := range Words(text) {
+		if !stopWords[w] {
+			words = append(words, stem(w))
+		}
+	}
+	for i, w := range words {
+		add("w:"+w, 1)
+		if i > 0 {
+			add("b:"+words[i-1]+" "+w, 0.5)
+		}
+		padded := []rune(" " + w + " ")
+		for j := 0; j+3 <= len(padded); j++ {
+			add("c:"+string(padded[j:j+3]), 0.25)
+		}
+	}
+	Normalize(v)
+	return v
+}
+
+// Words lowercases text, strips accents and splits it into words of
+// letters and digits.
+func Words(text string) []string {
+	d := norm.NFD.String(strings.ToLower(text))
+	var b strings.Builder
+	for _, r := range d {
+		switch {
+		case unicode.Is(unicode.Mn, r):
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		default:
+			b.WriteByte(' ')
+		}
+	}
+	return strings.Fields(b.String())
+}
+
+// Normalize scales v to unit length (a zero vector stays zero).
+func Normalize(v []float32) {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	if s == 0 {
+		return
+	}
+	n := float32(1 / math.Sqrt(s))
+	for i := range v {
+		v[i] *= n
+	}
+}
+
+// Cosine is the cosine similarity of two vectors of equal length (the dot
+// product when both are normalised, as stored vectors are).
+func Cosine(a, b []float32) float32 {
+	if len(a) != len(b) || len(a) == 0 {
+		return 0
+	}
+	var dot, na, nb float32
+	for i := range a {
+		dot += a[i] * b[i]
+		na += a[i] * a[i]
+		nb += b[i] * b[i]
+	}
+	if na == 0 || nb == 0 {
+		return 0
+	}
+	return dot / float32(math.Sqrt(float64(na))*math.Sqrt(float64(nb)))
+}
+
+// EncodeVector stores v as little-endian float32s.
+func EncodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+// DecodeVector reads a vector written by EncodeVector.
+func DecodeVector(b []byte) ([]float32, error) {
+	if len(b)%4 != 0 {
+		return nil, errors.New("vector blob length is not a multiple of 4")
+	}
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v, nil
+}
+
+// OpenAIEmbedder calls an OpenAI-compatible /v1/embeddings endpoint.
+type OpenAIEmbedder struct {
+	client openai.Client
+	model  string
+}
+
+// NewOpenAIEmbedder returns an embedder for model at baseURL (for example
+// http://localhost:11434/v1 for Ollama).
+func NewOpenAIEmbedder(baseURL, apiKey, model string, opts ...option.RequestOption) *OpenAIEmbedder {
+	o := append([]option.RequestOption{option.WithBaseURL(baseURL), option.WithAPIKey(apiKey), option.WithMaxRetries(2)}, opts...)
+	return &OpenAIEmbedder{client: openai.NewClient(o...), model: model}
+}
+
+// Model implements Embedder.
+func (e *OpenAIEmbedder) Model() string { return e.model }
+
+// Embed implements Embedder.
+func (e *OpenAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, int, error) {
+	if len(texts) == 0 {
+		return nil, 0, nil
+	}
+	resp, err := e.client.Embeddings.New(ctx, openai.EmbeddingNewParams{
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
+		Model: openai.EmbeddingModel(e.model),
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("embeddings request: %w", classify(err))
+	}
+	if len(resp.Data) != len(texts) {
+		return nil, 0, fmt.Errorf("embeddings: %w: got %d vectors for %d inputs", ErrBadResponse, len(resp.Data), len(texts))
+	}
+	out := make([][]float32, len(texts))
+	dim := -1
+	for _, d := range resp.Data {
+		if d.Index < 0 || int(d.Index) >= len(texts) || out[d.Index] != nil {
+			return nil, 0, fmt.Errorf("embeddings: %w: bad index %d", ErrBadResponse, d.Index)
+		}
+		if len(d.Embedding) == 0 || (dim >= 0 && len(d.Embedding) != dim) {
+			return nil, 0, fmt.Errorf("embeddings: %w: inconsistent dimensions", ErrBadResponse)
+		}
+		dim = len(d.Embedding)
+		v := make([]float32, dim)
+		for i, x := range d.Embedding {
+			v[i] = float32(x)
+		}
+		Normalize(v)
+		out[d.Index] = v
+	}
+	return out, int(resp.Usage.TotalTokens), nil
+}

@@ -1,0 +1,169 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// Event types of a chat stream, in order: sources, token..., then done or error.
+const (
+	EventSources = "sources"
+	EventToken   = "token"
+	EventDone    = "done"
+	EventError   = "error"
+)
+
+// Event is one step of an answer.
+type Event struct {
+	Type    string
+	Sources []Source // sources
+	Delta   string   // token
+	// done
+	TokensUsed int
+	LatencyMS  int64
+	Model      string
+	// error
+	Err error
+}
+
+// Request is one chat message with its options.
+type Request struct {
+	Message      string
+	Model        string
+	SystemPrompt string
+	Temperature  *float64
+	TopK         int
+	History      []Message
+}
+
+// Result is the complete answer.
+type Result struct {
+	Answer    string
+	Sources   []Source
+	Usage     Usage
+	Model     string
+	LatencyMS int64
+	// FirstTokenMS is the time to the first token (0 if none).
+	FirstTokenMS int64
+}
+
+// DefaultSystemPrompt grounds the model on the passages.
+const DefaultSystemPrompt = "You are the shop's assistant. Answer using only the numbered passages below; cite them as [1], [2]. If they do not contain the answer, say so."
+
+// Service answers chat messages grounded on the documents.
+type Service struct {
+	Retriever *Retriever
+	Provider  Provider
+	Tokens    TokenCounter
+	Log       *slog.Logger
+	// ContextTokens bounds the passages given to the model (default 3000):
+	// passages past it are left out, and so not returned as sources.
+	ContextTokens int
+	// Now is the clock (tests).
+	Now func() time.Time
+}
+
+// Chat answers req, calling emit for every event. An emit error (the
+// client is gone) stops the generation upstream. On failure an error event
+// is emitted and the error returned.
+func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error) (Result, error) {
+	now := s.Now
+	if now == nil {
+		now = time.Now
+	}
+	start := now()
+	res := Result{Model: req.Model}
+	if res.Model == "" || s.Provider.Name() == "extractive" {
+		res.Model = s.Provider.DefaultModel()
+	}
+	fail := func(err error) (Result, error) {
+		res.LatencyMS = now().Sub(start).Milliseconds()
+		if ctx.Err() == nil {
+			_ = emit(Event{Type: EventError, Err: err})
+		}
+		return res, err
+	}
+	topK := req.TopK
+	if topK <= 0 {
+		topK = 5
+	}
+	found, err := s.Retriever.Search(ctx, req.Message, topK, ModeHybrid)
+	if err != nil {
+		return fail(fmt.Errorf("retrieve passages: %w", err))
+	}
+	comp := s.buildPrompt(req, found)
+	res.Sources = comp.Sources
+	if err := emit(Event{Type: EventSources, Sources: comp.Sources}); err != nil {
+		return res, err
+	}
+	var answer strings.Builder
+	usage, err := s.Provider.Stream(ctx, comp, func(delta string) error {
+		if answer.Len() == 0 {
+			res.FirstTokenMS = now().Sub(start).Milliseconds()
+		}
+		answer.WriteString(delta)
+		return emit(Event{Type: EventToken, Delta: delta})
+	})
+	res.Answer = answer.String()
+	if usage.Total() == 0 && s.Tokens != nil {
+		for _, m := range comp.Messages {
+			usage.PromptTokens += s.Tokens.Count(m.Content)
+		}
+		usage.CompletionTokens = s.Tokens.Count(res.Answer)
+	}
+	res.Usage = usage
+	if err != nil {
+		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+			res.LatencyMS = now().Sub(start).Milliseconds()
+			return res, err
+		}
+		return fail(err)
+	}
+	res.LatencyMS = now().Sub(start).Milliseconds()
+	err = emit(Event{Type: EventDone, TokensUsed: usage.Total(), LatencyMS: res.LatencyMS, Model: res.Model})
+	return res, err
+}
+
+// buildPrompt numbers the passages that fit the context budget and builds
+// the messages: system prompt with passages, bounded history, question.
+func (s *Service) buildPrompt(req Request, found []Source) Completion {
+	budget := s.ContextTokens
+	if budget <= 0 {
+		budget = 3000
+	}
+	var used []Source
+	var ctxText strings.Builder
+	spent := 0
+	for _, src := range found {
+		n := len(src.Text) / 4
+		if s.Tokens != nil {
+			n = s.Tokens.Count(src.Text)
+		}
+		if spent+n > budget && len(used) > 0 {
+			break
+		}
+		spent += n
+		used = append(used, src)
+		fmt.Fprintf(&ctxText, "\n\n[%d] %s\n%s", len(used), src.Title, src.Text)
+	}
+	system := req.SystemPrompt
+	if system == "" {
+		system = DefaultSystemPrompt
+	}
+	if len(used) > 0 {
+		system += "\n\nPassages:" + ctxText.String()
+	} else {
+		system += "\n\nNo passage matches this question."
+	}
+	msgs := []Message{{Role: "system", Content: system}}
+	msgs = append(msgs, req.History...)
+	msgs = append(msgs, Message{Role: "user", Content: req.Message})
+	if used == nil {
+		used = []Source{}
+	}
+	return Completion{Model: req.Model, Messages: msgs, Temperature: req.Temperature, Question: req.Message, Sources: used}
+}

@@ -1,0 +1,404 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tienda/app/chat"
+	"tienda/models"
+)
+
+// Limits of the chat and retrieval API.
+const (
+	maxMessageChars      = 4096
+	maxSystemPromptChars = 4000
+	maxHistory           = 20
+	maxQueryChars        = 1000
+	maxTopK              = 50
+	maxEmbeddingInputs   = 256
+	maxEmbeddingChars    = 8192
+	maxModelChars        = 200
+)
+
+// chatRoutes mounts the knowledge base and chat API on the authenticated
+// /api/v1 group.
+func (s *Server) chatRoutes(authed fiber.Router) {
+	authed.Post("/embeddings", s.handleEmbeddings)
+	authed.Post("/documents/search", s.handleSearch)
+	authed.Post("/chat", s.handleChat)
+	authed.Post("/chat/stream", s.handleChatStream)
+	authed.Get("/chat/models", s.handleChatModels)
+}
+
+// strictFields decodes the body as a JSON object and checks that every
+// key is allowed; values are decoded by the caller.
+func strictFields(c *fiber.Ctx, allowed ...string) (map[string]json.RawMessage, map[string]string, error) {
+	obj, err := decodeObject(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	ok := map[string]bool{}
+	for _, a := range allowed {
+		ok[a] = true
+	}
+	fields := map[string]string{}
+	for k := range obj {
+		if !ok[k] {
+			fields[k] = "is not a known field"
+		}
+	}
+	return obj, fields, nil
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// decodeString reads a string field with a length bound in characters.
+func decodeString(obj map[string]json.RawMessage, fields map[string]string, name string, required bool, minChars, maxChars int) string {
+	raw, ok := obj[name]
+	if !ok || isNull(raw) {
+		if required {
+			fields[name] = "is required"
+		}
+		return ""
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		fields[name] = "must be a string"
+		return ""
+	}
+	n := utf8.RuneCountInString(v)
+	switch {
+	case !utf8.ValidString(v):
+		fields[name] = "must be valid UTF-8"
+	case n > maxChars:
+		fields[name] = fmt.Sprintf("must be at most %d characters", maxChars)
+	case n < minChars || (minChars > 0 && strings.TrimSpace(v) == ""):
+		fields[name] = fmt.Sprintf("must be %d to %d characters", minChars, maxChars)
+	}
+	return v
+}
+
+// decodeInt reads an integer field in [lo, hi]; def when absent.
+func decodeInt(obj map[string]json.RawMessage, fields map[string]string, name string, lo, hi, def int) int {
+	raw, ok := obj[name]
+	if !ok || isNull(raw) {
+		return def
+	}
+	var v int
+	if err := json.Unmarshal(raw, &v); err != nil || v < lo || v > hi {
+		fields[name] = fmt.Sprintf("must be a whole number from %d to %d", lo, hi)
+		return def
+	}
+	return v
+}
+
+// chatRequest parses and validates a chat body.
+func parseChatRequest(c *fiber.Ctx) (chat.Request, error) {
+	obj, fields, err := strictFields(c, "message", "model", "system_prompt", "temperature", "top_k", "history")
+	if err != nil {
+		return chat.Request{}, err
+	}
+	req := chat.Request{
+		Message:      decodeString(obj, fields, "message", true, 1, maxMessageChars),
+		Model:        decodeString(obj, fields, "model", false, 0, maxModelChars),
+		SystemPrompt: decodeString(obj, fields, "system_prompt", false, 0, maxSystemPromptChars),
+		TopK:         decodeInt(obj, fields, "top_k", 1, maxTopK, 5),
+	}
+	if raw, ok := obj["temperature"]; ok && !isNull(raw) {
+		var t float64
+		if err := json.Unmarshal(raw, &t); err != nil || t < 0 || t > 2 {
+			fields["temperature"] = "must be a number from 0 to 2"
+		} else {
+			req.Temperature = &t
+		}
+	}
+	if raw, ok := obj["history"]; ok && !isNull(raw) {
+		var items []map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			fields["history"] = "must be a list of {role, content} objects"
+		} else if len(items) > maxHistory {
+			fields["history"] = fmt.Sprintf("must hold at most %d messages", maxHistory)
+		} else {
+			for i, it := range items {
+				sub := map[string]string{}
+				for k := range it {
+					if k != "role" && k != "content" {
+						sub[k] = "is not a known field"
+					}
+				}
+				role := decodeString(it, sub, "role", true, 1, 20)
+				content := decodeString(it, sub, "content", true, 1, maxMessageChars)
+				if _, bad := sub["role"]; !bad && role != "user" && role != "assistant" {
+					sub["role"] = "must be user or assistant"
+				}
+				for k, v := range sub {
+					fields[fmt.Sprintf("history[%d].%s", i, k)] = v
+				}
+				req.History = append(req.History, chat.Message{Role: role, Content: strings.Clone(content)})
+			}
+		}
+	}
+	if len(fields) > 0 {
+		return req, errValidation(fields)
+	}
+	// The body buffer is reused by fasthttp: keep copies.
+	req.Message, req.Model, req.SystemPrompt = strings.Clone(req.Message), strings.Clone(req.Model), strings.Clone(req.SystemPrompt)
+	return req, nil
+}
+
+// chatError maps provider errors to the envelope (504 LLM_TIMEOUT, 503 or
+// 502 LLM_UNAVAILABLE).
+func chatError(err error) *APIError {
+	var ue *chat.UpstreamError
+	switch {
+	case errors.Is(err, chat.ErrTimeout):
+		return &APIError{Status: 504, Code: CodeLLMTimeout, Message: "The language model did not answer in time."}
+	case errors.As(err, &ue) && (ue.Status == 400 || ue.Status == 404 || ue.Status == 422):
+		ae := &APIError{Status: 422, Code: CodeValidation, Message: "The language model refused the request.", Detail: ue.Message}
+		if ue.Status == 404 {
+			ae.Fields = map[string]string{"model": "is not known to the language model server"}
+		}
+		return ae
+	case errors.As(err, &ue) && ue.Status == 429:
+		return &APIError{Status: 503, Code: CodeLLMUnavailable, Message: "The language model is overloaded; try again shortly.",
+			Headers: map[string]string{"Retry-After": "5"}}
+	case errors.Is(err, chat.ErrStreamBroken), errors.Is(err, chat.ErrBadResponse):
+		return &APIError{Status: 502, Code: CodeLLMUnavailable, Message: "The language model sent an invalid or incomplete answer."}
+	case errors.Is(err, chat.ErrUnavailable):
+		return &APIError{Status: 503, Code: CodeLLMUnavailable, Message: "The language model is unavailable; try again shortly.",
+			Headers: map[string]string{"Retry-After": "30"}}
+	}
+	return toAPIError(err)
+}
+
+// checkBudget refuses a user who has spent the daily token budget.
+func (s *Server) checkBudget(ctx context.Context, userID int64) error {
+	budget := s.cfg.Chat.DailyTokenBudget
+	if budget <= 0 {
+		return nil
+	}
+	now := models.Now()
+	used, err := models.TokensUsedOn(ctx, s.db, userID, models.UsageDay(now))
+	if err != nil {
+		return err
+	}
+	if used < budget {
+		return nil
+	}
+	reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
+	secs := int64(reset.Sub(now).Seconds()) + 1
+	return &APIError{Status: 429, Code: CodeRateLimited, Message: "Your daily chat token budget is used up.",
+		Detail: fmt.Sprintf("%d of %d tokens used today; the budget resets at %s.", used, budget, reset.Format(time.RFC3339)),
+		Headers: map[string]string{
+			"Retry-After":       strconv.FormatInt(secs, 10),
+			"X-RateLimit-Limit": strconv.FormatInt(budget, 10), "X-RateLimit-Reset": strconv.FormatInt(reset.Unix(), 10),
+		}}
+}
+
+// recordUsage stores one message's usage (never fails the request).
+func (s *Server) recordUsage(userID int64, res chat.Result, outcome string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u := &models.ChatUsage{UserID: userID, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
+		CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.Total(), LatencyMS: res.LatencyMS, Outcome: outcome}
+	if err := models.RecordUsage(ctx, s.db, u); err != nil {
+		s.log.Error("record chat usage", "err", err, "user_id", userID)
+	}
+}
+
+func outcomeOf(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, context.Canceled):
+		return "cancelled"
+	case errors.Is(err, chat.ErrTimeout):
+		return "timeout"
+	default:
+		return "error"
+	}
+}
+
+// chatSource is a source as clients see it.
+type chatSource struct {
+	DocumentID int64  `json:"document_id"`
+	Title      string `json:"title"`
+	Snippet    string `json:"snippet"`
+	ChunkID    int64  `json:"chunk_id"`
+	URL        string `json:"url"`
+}
+
+func chatSources(in []chat.Source) []chatSource {
+	out := make([]chatSource, len(in))
+	for i, s := range in {
+		out[i] = chatSource{DocumentID: s.DocumentID, Title: s.Title, Snippet: s.Snippet, ChunkID: s.ChunkID,
+			URL: "/api/v1/documents/" + strconv.FormatInt(s.DocumentID, 10)}
+	}
+	return out
+}
+
+// handleChat answers one message: {answer, sources, tokens_used, model, latency_ms}.
+func (s *Server) handleChat(c *fiber.Ctx) error {
+	if err := can(c, "view", "chat"); err != nil {
+		return err
+	}
+	req, err := parseChatRequest(c)
+	if err != nil {
+		return err
+	}
+	p := principal(c)
+	ctx := c.UserContext()
+	if err := s.checkBudget(ctx, p.UserID); err != nil {
+		return err
+	}
+	res, err := s.chat.service.Chat(ctx, req, func(chat.Event) error { return nil })
+	s.recordUsage(p.UserID, res, outcomeOf(err))
+	s.logFor(c).InfoContext(ctx, "chat answered", "user_id", p.UserID, "model", res.Model, "tokens", res.Usage.Total(),
+		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "outcome", outcomeOf(err))
+	if err != nil {
+		return chatError(err)
+	}
+	return c.JSON(fiber.Map{
+		"answer": res.Answer, "sources": chatSources(res.Sources), "tokens_used": res.Usage.Total(),
+		"model": res.Model, "latency_ms": res.LatencyMS,
+	})
+}
+
+// handleChatModels lists the models the playground offers.
+func (s *Server) handleChatModels(c *fiber.Ctx) error {
+	if err := can(c, "view", "chat"); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 5*time.Second)
+	defer cancel()
+	def := s.chat.provider.DefaultModel()
+	list, err := s.chat.provider.Models(ctx)
+	if err != nil || len(list) == 0 {
+		if err != nil {
+			s.logFor(c).Warn("list models", "err", err)
+		}
+		list = []string{def}
+	}
+	return c.JSON(fiber.Map{"models": list, "default": def, "provider": s.chat.provider.Name()})
+}
+
+// handleSearch: {query, top_k, mode} → ranked chunks.
+func (s *Server) handleSearch(c *fiber.Ctx) error {
+	if err := can(c, "view", "document"); err != nil {
+		return err
+	}
+	obj, fields, err := strictFields(c, "query", "top_k", "mode")
+	if err != nil {
+		return err
+	}
+	query := decodeString(obj, fields, "query", true, 1, maxQueryChars)
+	topK := decodeInt(obj, fields, "top_k", 1, maxTopK, 5)
+	mode := decodeString(obj, fields, "mode", false, 0, 20)
+	if _, bad := fields["mode"]; !bad {
+		switch mode {
+		case "":
+			mode = chat.ModeHybrid
+		case chat.ModeKeyword, chat.ModeSemantic, chat.ModeHybrid:
+		default:
+			fields["mode"] = "must be keyword, semantic or hybrid"
+		}
+	}
+	if len(fields) > 0 {
+		return errValidation(fields)
+	}
+	start := time.Now()
+	res, err := s.chat.retriever.Search(c.UserContext(), strings.Clone(query), topK, mode)
+	if err != nil {
+		return chatError(err)
+	}
+	return c.JSON(fiber.Map{"results": res, "mode": mode, "took_ms": time.Since(start).Milliseconds()})
+}
+
+// handleEmbeddings: OpenAI's embeddings shape.
+func (s *Server) handleEmbeddings(c *fiber.Ctx) error {
+	if err := can(c, "view", "chat"); err != nil {
+		return err
+	}
+	obj, fields, err := strictFields(c, "input", "model", "encoding_format")
+	if err != nil {
+		return err
+	}
+	var inputs []string
+	raw, ok := obj["input"]
+	switch {
+	case !ok || isNull(raw):
+		fields["input"] = "is required"
+	default:
+		var one string
+		var many []json.RawMessage
+		if json.Unmarshal(raw, &one) == nil {
+			inputs = []string{one}
+		} else if json.Unmarshal(raw, &many) == nil {
+			if len(many) == 0 {
+				fields["input"] = "must not be empty"
+			} else if len(many) > maxEmbeddingInputs {
+				return &APIError{Status: 413, Code: CodePayloadTooLarge, Message: fmt.Sprintf("At most %d inputs per request.", maxEmbeddingInputs),
+					Fields: map[string]string{"input": fmt.Sprintf("must hold at most %d strings", maxEmbeddingInputs)}}
+			}
+			for i, r := range many {
+				var v string
+				if err := json.Unmarshal(r, &v); err != nil {
+					fields[fmt.Sprintf("input[%d]", i)] = "must be a string"
+					continue
+				}
+				inputs = append(inputs, v)
+			}
+		} else {
+			fields["input"] = "must be a string or a list of strings"
+		}
+	}
+	for i, in := range inputs {
+		n := utf8.RuneCountInString(in)
+		if n == 0 || n > maxEmbeddingChars {
+			key := "input"
+			if len(inputs) > 1 || !strings.HasPrefix(strings.TrimSpace(string(raw)), `"`) {
+				key = fmt.Sprintf("input[%d]", i)
+			}
+			fields[key] = fmt.Sprintf("must be 1 to %d characters", maxEmbeddingChars)
+		}
+	}
+	model := decodeString(obj, fields, "model", false, 0, maxModelChars)
+	if _, bad := fields["model"]; !bad && model != "" && model != s.chat.embedder.Model() {
+		fields["model"] = "must be " + s.chat.embedder.Model() + " (the configured embedding model)"
+	}
+	if f := decodeString(obj, fields, "encoding_format", false, 0, 10); f != "" && f != "float" {
+		fields["encoding_format"] = "must be float"
+	}
+	if len(fields) > 0 {
+		return errValidation(fields)
+	}
+	for i := range inputs {
+		inputs[i] = strings.Clone(inputs[i])
+	}
+	vecs, tokens, err := s.chat.embedder.Embed(c.UserContext(), inputs)
+	if err != nil {
+		return chatError(err)
+	}
+	type item struct {
+		Object    string    `json:"object"`
+		Index     int       `json:"index"`
+		Embedding []float32 `json:"embedding"`
+	}
+	data := make([]item, len(vecs))
+	for i, v := range vecs {
+		data[i] = item{Object: "embedding", Index: i, Embedding: v}
+	}
+	return c.JSON(fiber.Map{
+		"object": "list", "data": data, "model": s.chat.embedder.Model(),
+		"usage": fiber.Map{"prompt_tokens": tokens, "total_tokens": tokens},
+	})
+}

@@ -1,0 +1,571 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"tienda/app/chat/openaitest"
+	"tienda/models"
+)
+
+const lampDoc = "# Lamps\nLamps can be returned within 30 days of delivery, in their original box.\n\n# Sofas\nSofas are final sale once delivered."
+
+// createIndexedDoc creates a document through the API and waits until the
+// background indexer has indexed it.
+func (ts *testServer) createIndexedDoc(auth, title, content string) int64 {
+	ts.t.Helper()
+	resp := ts.do("POST", "/api/v1/documents", map[string]string{"title": title, "content": content}, "Authorization", auth)
+	if resp.Status != 201 {
+		ts.t.Fatalf("create document: %d %s", resp.Status, resp.Body)
+	}
+	var doc struct {
+		ID    int64 `json:"id"`
+		Index struct {
+			State string `json:"state"`
+		} `json:"index"`
+	}
+	resp.JSON(ts.t, &doc)
+	if doc.Index.State != "pending" {
+		ts.t.Fatalf("a new document shows index state pending, got %s", resp.Body)
+	}
+	ok := eventually(ts.t, 10*time.Second, func() bool {
+		r := ts.do("GET", fmt.Sprintf("/api/v1/documents/%d", doc.ID), nil, "Authorization", auth)
+		return strings.Contains(string(r.Body), `"state":"indexed"`)
+	})
+	if !ok {
+		ts.t.Fatalf("document %d never indexed", doc.ID)
+	}
+	return doc.ID
+}
+
+func TestChatAPIOffline(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		auth := ts.staffToken("ana")
+		id := ts.createIndexedDoc(auth, "Return policy", lampDoc)
+
+		list := ts.do("GET", "/api/v1/documents", nil, "Authorization", auth)
+		if !strings.Contains(string(list.Body), `"index":{"state":"indexed"`) {
+			t.Fatalf("index state on the document list: %s", list.Body)
+		}
+		r := ts.do("GET", fmt.Sprintf("/api/v1/documents/%d", id), nil, "Authorization", auth)
+		var doc map[string]any
+		r.JSON(t, &doc)
+		ix, _ := doc["index"].(map[string]any)
+		if ix["embedding_model"] != "tienda-hash-v1-384" || ix["embedding_dim"] != float64(384) || ix["chunks"] != float64(2) {
+			t.Fatalf("index state on the document API: %v", doc["index"])
+		}
+
+		for _, mode := range []string{"keyword", "semantic", "hybrid", ""} {
+			body := map[string]any{"query": "return a lamp", "top_k": 3}
+			if mode != "" {
+				body["mode"] = mode
+			}
+			r := ts.do("POST", "/api/v1/documents/search", body, "Authorization", auth)
+			if r.Status != 200 {
+				t.Fatalf("search %s: %d %s", mode, r.Status, r.Body)
+			}
+			var out struct {
+				Results []struct {
+					DocumentID int64   `json:"document_id"`
+					Title      string  `json:"title"`
+					Snippet    string  `json:"snippet"`
+					Score      float64 `json:"score"`
+					ChunkID    int64   `json:"chunk_id"`
+				} `json:"results"`
+			}
+			r.JSON(t, &out)
+			if len(out.Results) == 0 || out.Results[0].DocumentID != id || out.Results[0].Title != "Return policy" ||
+				out.Results[0].ChunkID == 0 || !strings.Contains(out.Results[0].Snippet, "Lamps") {
+				t.Fatalf("search %s: %s", mode, r.Body)
+			}
+		}
+
+		r = ts.do("POST", "/api/v1/chat", map[string]any{"message": "How long do I have to return a lamp?"}, "Authorization", auth)
+		if r.Status != 200 {
+			t.Fatalf("chat: %d %s", r.Status, r.Body)
+		}
+		var ans struct {
+			Answer  string `json:"answer"`
+			Sources []struct {
+				DocumentID int64  `json:"document_id"`
+				ChunkID    int64  `json:"chunk_id"`
+				Title      string `json:"title"`
+				Snippet    string `json:"snippet"`
+			} `json:"sources"`
+			TokensUsed int    `json:"tokens_used"`
+			Model      string `json:"model"`
+			LatencyMS  *int64 `json:"latency_ms"`
+		}
+		r.JSON(t, &ans)
+		if !strings.Contains(ans.Answer, "No language model is configured") || !strings.Contains(ans.Answer, "30 days") ||
+			!strings.Contains(ans.Answer, "[1]") {
+			t.Fatalf("extractive answer: %q", ans.Answer)
+		}
+		if len(ans.Sources) == 0 || ans.Sources[0].DocumentID != id || ans.TokensUsed == 0 || ans.Model != "extractive" || ans.LatencyMS == nil {
+			t.Fatalf("chat response: %s", r.Body)
+		}
+		if strings.Contains(ts.logs.String(), "How long do I have") {
+			t.Fatal("prompt text must not be logged")
+		}
+		var usage int64
+		ts.srv.db.Raw("SELECT COUNT(*) FROM chat_usage WHERE total_tokens > 0").Scan(&usage)
+		if usage != 1 {
+			t.Fatalf("usage rows: %d", usage)
+		}
+		sum, err := models.ChatUsageSince(context.Background(), ts.srv.db, time.Now())
+		if err != nil || len(sum) != 1 || sum[0].Messages != 1 || sum[0].TotalTokens != int64(ans.TokensUsed) || sum[0].Model != "extractive" {
+			t.Fatalf("usage summary %+v %v", sum, err)
+		}
+	})
+}
+
+func TestEmbeddingsAPI(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	auth := ts.staffToken("ana")
+	for _, input := range []any{"hello world", []string{"a lamp", "a sofa"}} {
+		r := ts.do("POST", "/api/v1/embeddings", map[string]any{"input": input}, "Authorization", auth)
+		if r.Status != 200 {
+			t.Fatalf("%v: %d %s", input, r.Status, r.Body)
+		}
+		var out struct {
+			Data []struct {
+				Index     int       `json:"index"`
+				Embedding []float64 `json:"embedding"`
+			} `json:"data"`
+			Model string `json:"model"`
+			Usage struct {
+				PromptTokens int `json:"prompt_tokens"`
+				TotalTokens  int `json:"total_tokens"`
+			} `json:"usage"`
+		}
+		r.JSON(t, &out)
+		want := 1
+		if _, many := input.([]string); many {
+			want = 2
+		}
+		if len(out.Data) != want || len(out.Data[0].Embedding) != 384 || out.Model != "tienda-hash-v1-384" ||
+			out.Usage.TotalTokens == 0 || out.Data[want-1].Index != want-1 {
+			t.Fatalf("%v: %s", input, r.Body)
+		}
+	}
+}
+
+func TestChatBadInput(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	auth := ts.staffToken("ana")
+	many := make([]string, 10000)
+	for i := range many {
+		many[i] = "x"
+	}
+	cases := []struct {
+		name   string
+		path   string
+		body   any
+		status int
+		field  string
+	}{
+		{"empty message", "/api/v1/chat", map[string]any{"message": ""}, 422, "message"},
+		{"blank message", "/api/v1/chat", map[string]any{"message": "   "}, 422, "message"},
+		{"missing message", "/api/v1/chat", map[string]any{}, 422, "message"},
+		{"4097 characters", "/api/v1/chat", map[string]any{"message": strings.Repeat("a", 4097)}, 422, "message"},
+		{"message not a string", "/api/v1/chat", map[string]any{"message": 42}, 422, "message"},
+		{"unknown role", "/api/v1/chat", map[string]any{"message": "hi", "history": []map[string]string{{"role": "wizard", "content": "x"}}}, 422, "history[0].role"},
+		{"system role in history", "/api/v1/chat", map[string]any{"message": "hi", "history": []map[string]string{{"role": "system", "content": "x"}}}, 422, "history[0].role"},
+		{"history too long", "/api/v1/chat", map[string]any{"message": "hi", "history": make([]map[string]string, 21)}, 422, "history"},
+		{"history not a list", "/api/v1/chat", map[string]any{"message": "hi", "history": "x"}, 422, "history"},
+		{"temperature too high", "/api/v1/chat", map[string]any{"message": "hi", "temperature": 2.5}, 422, "temperature"},
+		{"temperature negative", "/api/v1/chat", map[string]any{"message": "hi", "temperature": -0.1}, 422, "temperature"},
+		{"temperature a string", "/api/v1/chat", map[string]any{"message": "hi", "temperature": "hot"}, 422, "temperature"},
+		{"top_k 0", "/api/v1/chat", map[string]any{"message": "hi", "top_k": 0}, 422, "top_k"},
+		{"top_k 1000", "/api/v1/chat", map[string]any{"message": "hi", "top_k": 1000}, 422, "top_k"},
+		{"unknown field", "/api/v1/chat", map[string]any{"message": "hi", "stream": true}, 422, "stream"},
+		{"malformed JSON", "/api/v1/chat", `{"message": "hi"`, 400, ""},
+		{"stream empty message", "/api/v1/chat/stream", map[string]any{"message": ""}, 422, "message"},
+		{"stream top_k 1000", "/api/v1/chat/stream", map[string]any{"message": "hi", "top_k": 1000}, 422, "top_k"},
+		{"search empty query", "/api/v1/documents/search", map[string]any{"query": ""}, 422, "query"},
+		{"search bad mode", "/api/v1/documents/search", map[string]any{"query": "x", "mode": "fuzzy"}, 422, "mode"},
+		{"search top_k 0", "/api/v1/documents/search", map[string]any{"query": "x", "top_k": 0}, 422, "top_k"},
+		{"search top_k 51", "/api/v1/documents/search", map[string]any{"query": "x", "top_k": 51}, 422, "top_k"},
+		{"embeddings number", "/api/v1/embeddings", map[string]any{"input": 5}, 422, "input"},
+		{"embeddings non-string item", "/api/v1/embeddings", map[string]any{"input": []any{"a", 7}}, 422, "input[1]"},
+		{"embeddings empty list", "/api/v1/embeddings", map[string]any{"input": []string{}}, 422, "input"},
+		{"embeddings empty string", "/api/v1/embeddings", map[string]any{"input": ""}, 422, "input"},
+		{"embeddings 10000 inputs", "/api/v1/embeddings", map[string]any{"input": many}, 413, "input"},
+		{"embeddings other model", "/api/v1/embeddings", map[string]any{"input": "x", "model": "gpt-9"}, 422, "model"},
+		{"embeddings missing input", "/api/v1/embeddings", map[string]any{}, 422, "input"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ts.do("POST", tc.path, tc.body, "Authorization", auth)
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d: %s", r.Status, tc.status, r.Body)
+			}
+			var e struct {
+				Code   string            `json:"code"`
+				Fields map[string]string `json:"fields"`
+			}
+			r.JSON(t, &e)
+			if e.Code == "" || (tc.field != "" && e.Fields[tc.field] == "") {
+				t.Fatalf("want a field error on %q: %s", tc.field, r.Body)
+			}
+		})
+	}
+	for _, path := range []string{"/api/v1/chat", "/api/v1/chat/stream", "/api/v1/documents/search", "/api/v1/embeddings"} {
+		if r := ts.do("POST", path, map[string]any{"message": "hi"}); r.Status != 401 {
+			t.Fatalf("%s without a token: %d", path, r.Status)
+		}
+	}
+}
+
+func TestChatDailyTokenBudget(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, func(c *Config) { c.Chat.DailyTokenBudget = 10 })
+		auth := ts.staffToken("ana")
+		if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "what is the return policy?"}, "Authorization", auth); r.Status != 200 {
+			t.Fatalf("first chat: %d %s", r.Status, r.Body)
+		}
+		for _, path := range []string{"/api/v1/chat", "/api/v1/chat/stream"} {
+			r := ts.do("POST", path, map[string]any{"message": "and for sofas?"}, "Authorization", auth)
+			if r.Status != 429 || !strings.Contains(string(r.Body), "RATE_LIMITED") || !strings.Contains(string(r.Body), "resets at") ||
+				r.Header.Get("Retry-After") == "" || r.Header.Get("X-RateLimit-Reset") == "" {
+				t.Fatalf("%s over budget: %d %v %s", path, r.Status, r.Header, r.Body)
+			}
+		}
+		// Another user has a budget of their own.
+		other := ts.staffToken("bea")
+		if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "hello"}, "Authorization", other); r.Status != 200 {
+			t.Fatalf("other user: %d %s", r.Status, r.Body)
+		}
+	})
+}
+
+func TestChatBudgetConfig(t *testing.T) {
+	cases := []struct {
+		val    string
+		ok     bool
+		budget int64
+	}{{"", true, 0}, {"0", true, 0}, {"50000", true, 50000}, {"-1", false, 0}, {"lots", false, 0}}
+	for _, tc := range cases {
+		cfg, err := LoadConfig(func(k string) string {
+			if k == "CHAT_DAILY_TOKEN_BUDGET" {
+				return tc.val
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok || (tc.ok && cfg.Chat.DailyTokenBudget != tc.budget) {
+			t.Fatalf("%q: %v %d", tc.val, err, cfg.Chat.DailyTokenBudget)
+		}
+	}
+}
+
+// sseEvent is one parsed Server-Sent Event.
+type sseEvent struct {
+	Event string
+	Data  string
+	At    time.Time
+}
+
+// sseReader reads events one at a time from a live response.
+type sseReader struct {
+	r *bufio.Reader
+}
+
+func (s *sseReader) next() (sseEvent, error) {
+	var ev sseEvent
+	for {
+		line, err := s.r.ReadString('\n')
+		if err != nil {
+			return ev, err
+		}
+		line = strings.TrimRight(line, "\n")
+		switch {
+		case line == "":
+			if ev.Event != "" || ev.Data != "" {
+				ev.At = time.Now()
+				return ev, nil
+			}
+		case strings.HasPrefix(line, ":"):
+		case strings.HasPrefix(line, "event: "):
+			ev.Event = strings.TrimPrefix(line, "event: ")
+		case strings.HasPrefix(line, "data: "):
+			ev.Data += strings.TrimPrefix(line, "data: ")
+		}
+	}
+}
+
+// liveServer serves ts on a real listener and returns its base URL.
+func liveServer(t *testing.T, ts *testServer) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = ts.srv.Serve(ctx, ln)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return "http://" + ln.Addr().String()
+}
+
+func postStream(t *testing.T, ctx context.Context, url, auth string, body any) *http.Response {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequestWithContext(ctx, "POST", url+"/api/v1/chat/stream", strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", auth)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func withFakeLLM(fake *openaitest.Server, timeout time.Duration) func(*Config) {
+	return func(c *Config) {
+		c.LLMBaseURL, c.LLMAPIKey, c.LLMModel, c.LLMTimeout = fake.BaseURL(), "test-key", "fake-chat-1", timeout
+	}
+}
+
+func TestChatStreamArrivesIncrementally(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.Default = openaitest.Reply{Tokens: []string{"Lamps ", "can ", "be ", "returned ", "within ", "30 ", "days ", "[1]."}, Delay: 100 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	auth := ts.staffToken("ana")
+	id := ts.createIndexedDoc(auth, "Return policy", lampDoc)
+	base := liveServer(t, ts)
+
+	start := time.Now()
+	resp := postStream(t, context.Background(), base, auth, map[string]any{"message": "How long to return a lamp?", "temperature": 0.2})
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("status %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	rd := &sseReader{r: bufio.NewReader(resp.Body)}
+	var events []sseEvent
+	for {
+		ev, err := rd.next()
+		if err != nil {
+			break
+		}
+		events = append(events, ev)
+		if ev.Event == "token" && len(events) == 2 && fake.Completed() != 0 {
+			t.Fatal("the first token arrived only after the upstream answer was complete")
+		}
+		if ev.Event == "done" || ev.Event == "error" {
+			break
+		}
+	}
+	if len(events) < 3 || events[0].Event != "sources" || events[len(events)-1].Event != "done" {
+		t.Fatalf("events %+v", events)
+	}
+	if !strings.Contains(events[0].Data, fmt.Sprintf(`"document_id":%d`, id)) {
+		t.Fatalf("sources %s", events[0].Data)
+	}
+	var text strings.Builder
+	for _, ev := range events[1 : len(events)-1] {
+		var d struct {
+			Delta string `json:"delta"`
+		}
+		if ev.Event != "token" || json.Unmarshal([]byte(ev.Data), &d) != nil {
+			t.Fatalf("bad token event %+v", ev)
+		}
+		text.WriteString(d.Delta)
+	}
+	if text.String() != "Lamps can be returned within 30 days [1]." {
+		t.Fatalf("text %q", text.String())
+	}
+	first, last := events[1].At.Sub(start), events[len(events)-1].At.Sub(start)
+	if last-first < 500*time.Millisecond {
+		t.Fatalf("tokens were not streamed progressively: first %v, done %v", first, last)
+	}
+	var done struct {
+		TokensUsed int   `json:"tokens_used"`
+		LatencyMS  int64 `json:"latency_ms"`
+	}
+	if err := json.Unmarshal([]byte(events[len(events)-1].Data), &done); err != nil || done.TokensUsed == 0 || done.LatencyMS < 500 {
+		t.Fatalf("done %s", events[len(events)-1].Data)
+	}
+	// The prompt given to the model holds the passage and the question.
+	reqs := fake.Requests()
+	last2 := reqs[len(reqs)-1]
+	msgs, _ := last2.Body["messages"].([]any)
+	if len(msgs) != 2 || !strings.Contains(fmt.Sprint(msgs[0]), "30 days") || last2.Body["temperature"] != 0.2 {
+		t.Fatalf("upstream request %v", last2.Body)
+	}
+}
+
+func TestChatStreamClientDisconnectCancelsUpstream(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.Default = openaitest.Reply{Tokens: strings.Split(strings.Repeat("t", 200), ""), Delay: 25 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	auth := ts.staffToken("ana")
+	base := liveServer(t, ts)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	resp := postStream(t, ctx, base, auth, map[string]any{"message": "tell me a long story"})
+	rd := &sseReader{r: bufio.NewReader(resp.Body)}
+	tokens := 0
+	for tokens < 3 {
+		ev, err := rd.next()
+		if err != nil {
+			t.Fatalf("stream ended early: %v", err)
+		}
+		if ev.Event == "token" {
+			tokens++
+		}
+	}
+	cancel() // the client goes away
+	resp.Body.Close()
+	select {
+	case <-fake.CancelledCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream request was not cancelled after the client disconnected")
+	}
+	if fake.Completed() != 0 {
+		t.Fatal("the upstream stream ran to completion")
+	}
+	ok := eventually(t, 5*time.Second, func() bool {
+		var n int64
+		ts.srv.db.Raw("SELECT COUNT(*) FROM chat_usage WHERE outcome = 'cancelled'").Scan(&n)
+		return n == 1
+	})
+	if !ok {
+		t.Fatal("the cancelled chat's usage was not recorded")
+	}
+}
+
+func TestChatStreamUpstreamFailures(t *testing.T) {
+	cases := []struct {
+		name  string
+		reply openaitest.Reply
+		code  string
+		http  int
+	}{
+		{"server errors", openaitest.Reply{Mode: openaitest.Status, Status: 500}, "LLM_UNAVAILABLE", 503},
+		{"rate limited", openaitest.Reply{Mode: openaitest.Status, Status: 429, RetryAfter: "0"}, "LLM_UNAVAILABLE", 503},
+		{"stall", openaitest.Reply{Mode: openaitest.Stall}, "LLM_TIMEOUT", 504},
+		{"garbage", openaitest.Reply{Mode: openaitest.Garbage}, "LLM_UNAVAILABLE", 502},
+		{"broken stream", openaitest.Reply{Mode: openaitest.Broken, Tokens: []string{"a", "b", "c"}, BreakAfter: 2}, "LLM_UNAVAILABLE", 502},
+		{"unknown model", openaitest.Reply{Mode: openaitest.Status, Status: 404}, "VALIDATION_ERROR", 422},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := openaitest.New()
+			defer fake.Close()
+			fake.Default = tc.reply
+			ts := newTestServer(t, "sqlite", withFakeLLM(fake, 300*time.Millisecond))
+			auth := ts.staffToken("ana")
+			base := liveServer(t, ts)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			resp := postStream(t, ctx, base, auth, map[string]any{"message": "hello"})
+			defer resp.Body.Close()
+			rd := &sseReader{r: bufio.NewReader(resp.Body)}
+			var last sseEvent
+			var kinds []string
+			for {
+				ev, err := rd.next()
+				if err != nil {
+					break
+				}
+				kinds = append(kinds, ev.Event)
+				last = ev
+				if ev.Event == "error" || ev.Event == "done" {
+					break
+				}
+			}
+			if kinds[0] != "sources" || last.Event != "error" || !strings.Contains(last.Data, `"code":"`+tc.code+`"`) {
+				t.Fatalf("events %v, last %+v", kinds, last)
+			}
+			// The JSON endpoint maps the same failure to a status.
+			r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "hello"}, "Authorization", auth)
+			if r.Status != tc.http || !strings.Contains(string(r.Body), tc.code) {
+				t.Fatalf("chat: %d %s", r.Status, r.Body)
+			}
+			recorded := eventually(t, 3*time.Second, func() bool {
+				var n int64
+				ts.srv.db.Raw("SELECT COUNT(*) FROM chat_usage WHERE outcome IN ('error', 'timeout')").Scan(&n)
+				return n == 2
+			})
+			if !recorded {
+				t.Fatal("the failed messages were not recorded")
+			}
+		})
+	}
+}
+
+func TestChatModelsAndAdminStream(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	auth := ts.staffToken("ana")
+	r := ts.do("GET", "/api/v1/chat/models", nil, "Authorization", auth)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"fake-chat-2"`) || !strings.Contains(string(r.Body), `"default":"fake-chat-1"`) {
+		t.Fatalf("models: %d %s", r.Status, r.Body)
+	}
+	// The playground's handler streams the same events (the lead mounts it
+	// behind the admin session; here behind the API's auth).
+	ts.srv.app.Post("/test/admin/chat/stream", ts.srv.requireAuth(), ts.srv.handleAdminChatStream)
+	r = ts.do("POST", "/test/admin/chat/stream", map[string]any{"message": "hello", "model": "fake-chat-2"}, "Authorization", auth)
+	body := string(r.Body)
+	if r.Status != 200 || !strings.HasPrefix(body, ": stream open") || !strings.Contains(body, "event: sources") ||
+		!strings.Contains(body, `data: {"delta":"Hello"}`) || !strings.Contains(body, "event: done") {
+		t.Fatalf("admin stream: %d %s", r.Status, body)
+	}
+	reqs := fake.Requests()
+	if reqs[len(reqs)-1].Body["model"] != "fake-chat-2" {
+		t.Fatal("the chosen model was not used")
+	}
+	js := ts.do("GET", "/static/js/chat.js", nil)
+	if js.Status != 200 || !strings.Contains(string(js.Body), "AbortController") || strings.Contains(string(js.Body), ".innerHTML =") {
+		t.Fatalf("chat.js: %d", js.Status)
+	}
+}
+
+func TestChatStreamFirstByteAndKeepAlive(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	// The model thinks for 1.5 s before its first token.
+	fake.Default = openaitest.Reply{Tokens: []string{"ok"}, Delay: 1500 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	ts.srv.chat.ssePing = 200 * time.Millisecond
+	auth := ts.staffToken("ana")
+	base := liveServer(t, ts)
+	start := time.Now()
+	resp := postStream(t, context.Background(), base, auth, map[string]any{"message": "hello"})
+	defer resp.Body.Close()
+	rd := bufio.NewReader(resp.Body)
+	first, err := rd.ReadString('\n')
+	if err != nil || first != ": stream open\n" || time.Since(start) > time.Second {
+		t.Fatalf("first line %q after %v (%v)", first, time.Since(start), err)
+	}
+	pings := 0
+	for {
+		line, err := rd.ReadString('\n')
+		if err != nil {
+			t.Fatalf("stream ended: %v", err)
+		}
+		if line == ": ping\n" {
+			pings++
+		}
+		if strings.HasPrefix(line, "event: token") {
+			break
+		}
+	}
+	if pings < 3 {
+		t.Fatalf("%d keep-alive comments while the model was silent", pings)
+	}
+}

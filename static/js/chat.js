@@ -1,0 +1,274 @@
+// Tienda chat playground client. No dependencies, no inline code (CSP
+// friendly). It POSTs the message as JSON to the URL in data-stream-url,
+// reads the Server-Sent Events answer with fetch + ReadableStream, inserts
+// every piece of text with textContent (never innerHTML), lists sources as
+// links to /admin/documents/{id}, shows tokens and latency, and aborts the
+// request (which stops generation upstream) when Stop is pressed.
+(function () {
+  "use strict";
+
+  var root = document.getElementById("chat-playground");
+  if (!root) {
+    return;
+  }
+  var form = document.getElementById("chat-form");
+  var log = document.getElementById("chat-log");
+  var input = document.getElementById("chat-message");
+  var sendBtn = document.getElementById("chat-send");
+  var stopBtn = document.getElementById("chat-stop");
+  var resetBtn = document.getElementById("chat-reset");
+  var status = document.getElementById("chat-status");
+  var streamURL = root.dataset.streamUrl;
+  var docURL = root.dataset.documentUrl || "/admin/documents/";
+  var csrfHeader = root.dataset.csrfHeader;
+  var csrfToken = root.dataset.csrfToken;
+  var history = [];
+  var controller = null;
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) {
+      node.className = cls;
+    }
+    if (text !== undefined) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  // renderSnippet turns the server's snippet (HTML-escaped text with
+  // <mark> around matches) into nodes without ever parsing it as HTML.
+  function renderSnippet(parent, snippet) {
+    var parts = String(snippet).split(/<mark>|<\/mark>/);
+    for (var i = 0; i < parts.length; i++) {
+      // decode the entities the server escaped, then insert as text
+      var decoded = parts[i]
+        .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&#34;/g, "\"")
+        .replace(/&#39;/g, "'").replace(/&quot;/g, "\"").replace(/&amp;/g, "&");
+      parent.appendChild(i % 2 === 1 ? el("mark", "", decoded) : document.createTextNode(decoded));
+    }
+  }
+
+  function setBusy(busy) {
+    sendBtn.disabled = busy;
+    stopBtn.disabled = !busy;
+    input.disabled = busy;
+  }
+
+  function numberOrNull(name) {
+    var field = form.elements.namedItem(name);
+    if (!field || field.value === "") {
+      return null;
+    }
+    var n = Number(field.value);
+    return isNaN(n) ? null : n;
+  }
+
+  function payload(message) {
+    var body = { message: message, history: history.slice(-20) };
+    var model = form.elements.namedItem("model");
+    if (model && model.value) {
+      body.model = model.value;
+    }
+    var system = form.elements.namedItem("system_prompt");
+    if (system && system.value.trim() !== "") {
+      body.system_prompt = system.value;
+    }
+    var t = numberOrNull("temperature");
+    if (t !== null) {
+      body.temperature = t;
+    }
+    var k = numberOrNull("top_k");
+    if (k !== null) {
+      body.top_k = k;
+    }
+    return body;
+  }
+
+  // parseEvents splits the buffer into complete SSE events; it returns the
+  // unfinished rest.
+  function parseEvents(buffer, onEvent) {
+    buffer = buffer.replace(/\r\n/g, "\n");
+    var idx;
+    while ((idx = buffer.indexOf("\n\n")) >= 0) {
+      var block = buffer.slice(0, idx);
+      buffer = buffer.slice(idx + 2);
+      var type = "message";
+      var data = [];
+      block.split("\n").forEach(function (line) {
+        if (line.indexOf("event:") === 0) {
+          type = line.slice(6).trim();
+        } else if (line.indexOf("data:") === 0) {
+          data.push(line.slice(5).replace(/^ /, ""));
+        }
+      });
+      if (data.length > 0) {
+        var parsed = null;
+        try {
+          parsed = JSON.parse(data.join("\n"));
+        } catch (e) {
+          parsed = null;
+        }
+        onEvent(type, parsed);
+      }
+    }
+    return buffer;
+  }
+
+  function addTurn(role, text) {
+    var turn = el("div", "chat-turn chat-" + role);
+    turn.appendChild(el("div", "chat-role", role === "user" ? "You" : "Assistant"));
+    var body = el("div", "chat-text", text);
+    turn.appendChild(body);
+    log.appendChild(turn);
+    log.scrollTop = log.scrollHeight;
+    return { turn: turn, body: body };
+  }
+
+  function showSources(turn, sources) {
+    if (!sources || sources.length === 0) {
+      return;
+    }
+    var list = el("ol", "chat-sources");
+    sources.forEach(function (s) {
+      var item = el("li");
+      var link = el("a", "", s.title);
+      link.href = docURL + encodeURIComponent(String(s.document_id));
+      item.appendChild(link);
+      var snip = el("div", "chat-snippet");
+      renderSnippet(snip, s.snippet || "");
+      item.appendChild(snip);
+      list.appendChild(item);
+    });
+    turn.appendChild(el("div", "chat-sources-title", "Sources"));
+    turn.appendChild(list);
+  }
+
+  async function send(message) {
+    var body = payload(message);
+    addTurn("user", message);
+    var answer = addTurn("assistant", "");
+    var text = "";
+    var started = performance.now();
+    var firstToken = null;
+    var sources = [];
+    var finished = false;
+    controller = new AbortController();
+    setBusy(true);
+    status.textContent = "Thinking…";
+    var headers = { "Content-Type": "application/json", "Accept": "text/event-stream" };
+    if (csrfHeader && csrfToken) {
+      headers[csrfHeader] = csrfToken;
+    }
+    try {
+      var resp = await fetch(streamURL, {
+        method: "POST",
+        headers: headers,
+        body: JSON.stringify(body),
+        credentials: "same-origin",
+        signal: controller.signal
+      });
+      if (!resp.ok) {
+        var err = null;
+        try {
+          err = await resp.json();
+        } catch (e) {
+          err = null;
+        }
+        var msg = err && err.error ? err.error : "Request failed (" + resp.status + ")";
+        if (err && err.fields) {
+          msg += " " + Object.keys(err.fields).map(function (k) { return k + " " + err.fields[k]; }).join("; ");
+        }
+        answer.body.textContent = msg;
+        answer.turn.classList.add("chat-error");
+        status.textContent = "";
+        return;
+      }
+      var reader = resp.body.getReader();
+      var decoder = new TextDecoder();
+      var buffer = "";
+      for (;;) {
+        var chunk = await reader.read();
+        if (chunk.done) {
+          break;
+        }
+        buffer += decoder.decode(chunk.value, { stream: true });
+        buffer = parseEvents(buffer, function (type, data) {
+          if (!data) {
+            return;
+          }
+          if (type === "sources") {
+            sources = data.sources || [];
+          } else if (type === "token") {
+            if (firstToken === null) {
+              firstToken = performance.now() - started;
+            }
+            text += data.delta || "";
+            answer.body.textContent = text;
+            log.scrollTop = log.scrollHeight;
+          } else if (type === "done") {
+            finished = true;
+            showSources(answer.turn, sources);
+            var meta = data.tokens_used + " tokens · " + data.latency_ms + " ms";
+            if (firstToken !== null) {
+              meta += " · first token " + Math.round(firstToken) + " ms";
+            }
+            if (data.model) {
+              meta += " · " + data.model;
+            }
+            answer.turn.appendChild(el("div", "chat-meta", meta));
+          } else if (type === "error") {
+            finished = true;
+            answer.turn.classList.add("chat-error");
+            answer.turn.appendChild(el("div", "chat-meta", (data.code || "ERROR") + ": " + (data.error || "")));
+          }
+        });
+      }
+      status.textContent = finished ? "" : "The answer was cut off.";
+    } catch (e) {
+      if (e && e.name === "AbortError") {
+        answer.turn.appendChild(el("div", "chat-meta", "Stopped after " + Math.round(performance.now() - started) + " ms."));
+        status.textContent = "";
+      } else {
+        answer.turn.classList.add("chat-error");
+        status.textContent = "Connection lost.";
+      }
+    } finally {
+      controller = null;
+      setBusy(false);
+      history.push({ role: "user", content: message });
+      if (text !== "") {
+        history.push({ role: "assistant", content: text.slice(0, 4096) });
+      }
+      input.focus();
+    }
+  }
+
+  form.addEventListener("submit", function (ev) {
+    ev.preventDefault();
+    var message = input.value.trim();
+    if (message === "" || controller) {
+      return;
+    }
+    input.value = "";
+    send(message);
+  });
+
+  stopBtn.addEventListener("click", function () {
+    if (controller) {
+      controller.abort();
+    }
+  });
+
+  resetBtn.addEventListener("click", function () {
+    if (controller) {
+      controller.abort();
+    }
+    history = [];
+    while (log.firstChild) {
+      log.removeChild(log.firstChild);
+    }
+    status.textContent = "";
+    input.focus();
+  });
+})();
