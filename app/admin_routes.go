@@ -103,6 +103,8 @@ func (s *Server) adminRoutes() error {
 	// Signing out changes state, so it is a POST (CSRF-checked); a typed
 	// /admin/logout lands on the dashboard, whose header has the button.
 	auth.Get("/logout", func(c *fiber.Ctx) error { return c.Redirect(adminBase+"/", fiber.StatusSeeOther) })
+	auth.Get("/chat", p.chatPage)
+	auth.Post("/chat/stream", s.handleAdminChatStream)
 	p.site.Mount(auth)
 	return nil
 }
@@ -126,8 +128,12 @@ func adminAssets(static fs.FS) (views.Assets, error) {
 	if err != nil {
 		return views.Assets{}, err
 	}
+	chatJS, err := hash("js/chat.js")
+	if err != nil {
+		return views.Assets{}, err
+	}
 	return views.Assets{Pico: "/static/vendor/pico@2.1.1/pico.min.css", HTMX: "/static/vendor/htmx.org@2.0.11/htmx.min.js",
-		CSS: css, JS: js, Admin: adminBase}, nil
+		CSS: css, JS: js, ChatJS: chatJS, Admin: adminBase}, nil
 }
 
 // csrfExtractor reads the token from htmx's header or the form's hidden field.
@@ -390,6 +396,9 @@ func (p *adminPanel) page(c *fiber.Ctx, title string, crumbs ...views.Crumb) vie
 			pg.Nav = append(pg.Nav, views.NavItem{Label: capitalizeFirst(m.Plural), URL: m.URL,
 				Active: path == m.URL || strings.HasPrefix(path, m.URL+"/")})
 		}
+	}
+	if models.Permission(u, "view", "chat") {
+		pg.Nav = append(pg.Nav, views.NavItem{Label: "Chat", URL: adminBase + "/chat", Active: path == adminBase+"/chat"})
 	}
 	pg.Flashes = p.takeFlashes(c)
 	return pg

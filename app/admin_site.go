@@ -78,6 +78,20 @@ func registerAdminModels(site *admin.Site) error {
 		Fieldsets: []admin.Fieldset{{Title: "Document", Fields: []string{"title", "content"}}, {Title: "Record", Fields: []string{"created_at", "updated_at", "version"}}},
 		ReadOnly:  []string{"created_at", "updated_at", "version"},
 		PerPage:   50,
+		// The knowledge-base index state, when the document is not (yet)
+		// searchable by the chat with its current content.
+		Badge: func(d *models.Document, field string) string {
+			if field != "title" {
+				return ""
+			}
+			switch {
+			case d.Index == nil || d.Index.State == models.IndexPending:
+				return "indexing"
+			case d.Index.State == models.IndexFailed:
+				return "index failed"
+			}
+			return ""
+		},
 	}); err != nil {
 		return err
 	}

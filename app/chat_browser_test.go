@@ -3,17 +3,13 @@ package app
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/gofiber/fiber/v2"
 
 	"tienda/app/chat/openaitest"
-	"tienda/views"
 )
 
 // TestChatPlaygroundInChromium drives the playground component and
@@ -22,13 +18,7 @@ import (
 // upstream request, model text is inserted as text, sources link to the
 // admin's document pages.
 func TestChatPlaygroundInChromium(t *testing.T) {
-	bin := os.Getenv("CHROMIUM_PATH")
-	if bin == "" {
-		bin, _ = exec.LookPath("chromium")
-	}
-	if bin == "" {
-		t.Skip("chromium is not installed (CI installs it)")
-	}
+	bin := findChromium(t)
 	fake := openaitest.New()
 	defer fake.Close()
 	long := strings.Split(strings.Repeat("word ", 60), " ")
@@ -38,41 +28,19 @@ func TestChatPlaygroundInChromium(t *testing.T) {
 	auth := ts.staffToken("ana")
 	docID := ts.createIndexedDoc(auth, "Return policy", lampDoc)
 
-	s := ts.srv
-	s.app.Get("/test/playground", func(c *fiber.Ctx) error {
-		vm := views.ChatPlayground{
-			StreamURL: "/test/admin/chat/stream", DocumentURLPrefix: "/admin/documents/",
-			Models: []string{"fake-chat-1", "fake-chat-2"}, DefaultModel: "fake-chat-1",
-			Temperature: 0.3, TopK: 3, MaxMessageChars: maxMessageChars,
-			CSRFHeader: "X-Csrf-Token", CSRFToken: "test-token", ScriptURL: "/static/js/chat.js",
-		}
-		c.Type("html", "utf-8")
-		if _, err := c.WriteString("<!doctype html><html><head><title>Chat</title></head><body>"); err != nil {
-			return err
-		}
-		if err := views.ChatPlaygroundPage(vm).Render(c.UserContext(), c.Response().BodyWriter()); err != nil {
-			return err
-		}
-		_, err := c.WriteString("</body></html>")
-		return err
-	})
-	// Stands in for the admin session: the principal of a staff user.
-	s.app.Post("/test/admin/chat/stream", func(c *fiber.Ctx) error {
-		if c.Get("X-Csrf-Token") != "test-token" {
-			return errForbidden("CSRF token missing")
-		}
-		c.Locals(localAuth, &Principal{UserID: 1, Username: "ana", Staff: true})
-		return c.Next()
-	}, s.handleAdminChatStream)
+	pw := ts.createUser("chatty", true, false)
 	base := liveServer(t, ts)
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.NoSandbox, chromedp.ExecPath(bin))
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/test/playground"), chromedp.WaitVisible("#chat-message")); err != nil {
-		t.Fatalf("open the playground: %v", err)
+	// Through the real admin: sign in, then open the playground.
+	bctx := newBrowser(t, bin)
+	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/admin/chat"), chromedp.WaitVisible("#id_username"),
+		chromedp.SendKeys("#id_username", "chatty"), chromedp.SendKeys("#id_password", pw),
+		chromedp.Click(`.login-card button[type="submit"]`), chromedp.WaitVisible("#chat-message")); err != nil {
+		t.Fatalf("sign in and open the playground: %v", err)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(".chat-settings summary"), chromedp.SetValue("#chat-temperature", "0.3"),
+		chromedp.SetValue("#chat-topk", "3")); err != nil {
+		t.Fatalf("settings: %v", err)
 	}
 	ctx, cancelRun := context.WithTimeout(bctx, 60*time.Second)
 	defer cancelRun()

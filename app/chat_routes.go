@@ -29,6 +29,71 @@ const (
 	maxModelChars        = 200
 )
 
+// Request bodies of the chat API, as documented in the OpenAPI document.
+// The handlers parse them field by field (to name every bad field), with
+// the limits above; TestChatDocTypesMatchLimits keeps the two in step.
+type (
+	chatHistoryItem struct {
+		Role    string `json:"role" validate:"required,oneof=user assistant"`
+		Content string `json:"content" validate:"required,min=1,max=4096"`
+	}
+	chatRequestBody struct {
+		Message      string            `json:"message" validate:"required,min=1,max=4096"`
+		Model        string            `json:"model,omitempty" validate:"max=200"`
+		SystemPrompt string            `json:"system_prompt,omitempty" validate:"max=4000"`
+		Temperature  *float64          `json:"temperature,omitempty" validate:"omitempty,gte=0,lte=2"`
+		TopK         int               `json:"top_k,omitempty" validate:"omitempty,min=1,max=50"`
+		History      []chatHistoryItem `json:"history,omitempty" validate:"max=20,dive"`
+	}
+	searchRequestBody struct {
+		Query string `json:"query" validate:"required,min=1,max=1000"`
+		TopK  int    `json:"top_k,omitempty" validate:"omitempty,min=1,max=50"`
+		Mode  string `json:"mode,omitempty" validate:"omitempty,oneof=keyword semantic hybrid"`
+	}
+	embeddingsRequestBody struct {
+		// Input is a string or a list of at most 256 strings of 1 to 8192 characters.
+		Input          any    `json:"input" validate:"required" description:"A string, or a list of 1 to 256 strings, each 1 to 8192 characters."`
+		Model          string `json:"model,omitempty" validate:"max=200"`
+		EncodingFormat string `json:"encoding_format,omitempty" validate:"omitempty,oneof=float"`
+	}
+)
+
+// Responses of the chat API.
+type (
+	chatAnswer struct {
+		Answer     string       `json:"answer"`
+		Sources    []chatSource `json:"sources"`
+		TokensUsed int          `json:"tokens_used"`
+		Model      string       `json:"model"`
+		LatencyMS  int64        `json:"latency_ms"`
+	}
+	chatModels struct {
+		Models   []string `json:"models"`
+		Default  string   `json:"default"`
+		Provider string   `json:"provider"`
+	}
+	searchResults struct {
+		Results []chat.Source `json:"results"`
+		Mode    string        `json:"mode"`
+		TookMS  int64         `json:"took_ms"`
+	}
+	embeddingItem struct {
+		Object    string    `json:"object"`
+		Index     int       `json:"index"`
+		Embedding []float32 `json:"embedding"`
+	}
+	embeddingList struct {
+		Object string          `json:"object"`
+		Data   []embeddingItem `json:"data"`
+		Model  string          `json:"model"`
+		Usage  struct {
+			PromptTokens int `json:"prompt_tokens"`
+			TotalTokens  int `json:"total_tokens"`
+		} `json:"usage"`
+	}
+	sseStream string
+)
+
 // chatRoutes mounts the knowledge base and chat API on the authenticated
 // /api/v1 group.
 func (s *Server) chatRoutes(authed fiber.Router) {
@@ -204,8 +269,19 @@ func (s *Server) checkBudget(ctx context.Context, userID int64) error {
 		}}
 }
 
-// recordUsage stores one message's usage (never fails the request).
+// recordUsage stores one message's usage (never fails the request) and
+// counts it in the metrics.
 func (s *Server) recordUsage(userID int64, res chat.Result, outcome string) {
+	s.metrics.ChatRequest(outcome)
+	s.metrics.TokensUsed("prompt", res.Usage.PromptTokens)
+	s.metrics.TokensUsed("completion", res.Usage.CompletionTokens)
+	if outcome != "cancelled" {
+		var err error
+		if outcome != "ok" {
+			err = errors.New(outcome)
+		}
+		s.metrics.LLMCall("chat", time.Duration(res.LatencyMS)*time.Millisecond, err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	u := &models.ChatUsage{UserID: userID, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
@@ -267,9 +343,9 @@ func (s *Server) handleChat(c *fiber.Ctx) error {
 	if err != nil {
 		return chatError(err)
 	}
-	return c.JSON(fiber.Map{
-		"answer": res.Answer, "sources": chatSources(res.Sources), "tokens_used": res.Usage.Total(),
-		"model": res.Model, "latency_ms": res.LatencyMS,
+	return c.JSON(chatAnswer{
+		Answer: res.Answer, Sources: chatSources(res.Sources), TokensUsed: res.Usage.Total(),
+		Model: res.Model, LatencyMS: res.LatencyMS,
 	})
 }
 
@@ -288,7 +364,7 @@ func (s *Server) handleChatModels(c *fiber.Ctx) error {
 		}
 		list = []string{def}
 	}
-	return c.JSON(fiber.Map{"models": list, "default": def, "provider": s.chat.provider.Name()})
+	return c.JSON(chatModels{Models: list, Default: def, Provider: s.chat.provider.Name()})
 }
 
 // handleSearch: {query, top_k, mode} → ranked chunks.
@@ -320,7 +396,7 @@ func (s *Server) handleSearch(c *fiber.Ctx) error {
 	if err != nil {
 		return chatError(err)
 	}
-	return c.JSON(fiber.Map{"results": res, "mode": mode, "took_ms": time.Since(start).Milliseconds()})
+	return c.JSON(searchResults{Results: res, Mode: mode, TookMS: time.Since(start).Milliseconds()})
 }
 
 // handleEmbeddings: OpenAI's embeddings shape.
@@ -388,17 +464,11 @@ func (s *Server) handleEmbeddings(c *fiber.Ctx) error {
 	if err != nil {
 		return chatError(err)
 	}
-	type item struct {
-		Object    string    `json:"object"`
-		Index     int       `json:"index"`
-		Embedding []float32 `json:"embedding"`
-	}
-	data := make([]item, len(vecs))
+	data := make([]embeddingItem, len(vecs))
 	for i, v := range vecs {
-		data[i] = item{Object: "embedding", Index: i, Embedding: v}
+		data[i] = embeddingItem{Object: "embedding", Index: i, Embedding: v}
 	}
-	return c.JSON(fiber.Map{
-		"object": "list", "data": data, "model": s.chat.embedder.Model(),
-		"usage": fiber.Map{"prompt_tokens": tokens, "total_tokens": tokens},
-	})
+	out := embeddingList{Object: "list", Data: data, Model: s.chat.embedder.Model()}
+	out.Usage.PromptTokens, out.Usage.TotalTokens = tokens, tokens
+	return c.JSON(out)
 }

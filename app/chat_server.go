@@ -57,6 +57,13 @@ func (s *Server) startChat(bg context.Context) error {
 		}
 		p.indexer.Events = pub
 	}
+	p.indexer.OnIndexChange = func(ctx context.Context, _ int64, indexed bool) {
+		if indexed {
+			s.metrics.DocumentIndexed()
+		}
+		// The index state is part of the document's API representation.
+		s.invalidate(ctx, "document")
+	}
 	p.service = &chat.Service{Retriever: p.retriever, Provider: p.provider, Tokens: tok, Log: s.log}
 	if err := p.indexer.RegisterHooks(s.db); err != nil {
 		return err

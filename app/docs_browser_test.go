@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,28 +13,11 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// chromium finds the browser (CHROMIUM_PATH, or chromium on PATH). CI
-// installs it, so there a missing browser is a failure.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHROMIUM_PATH"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium not found: apt-get install chromium")
-	}
-	t.Skip("chromium not installed")
-	return ""
-}
-
 // TestDocsPageRendersOfflineUnderCSP opens /api/docs in headless Chromium
 // (no network but this server) and checks that Swagger UI renders the
 // document and that the page logs no CSP violation or error.
 func TestDocsPageRendersOfflineUnderCSP(t *testing.T) {
-	bin := chromium(t)
+	bin := findChromium(t)
 	ts := newTestServer(t, "sqlite")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,13 +26,8 @@ func TestDocsPageRendersOfflineUnderCSP(t *testing.T) {
 	go func() { _ = ts.srv.app.Listener(ln) }()
 	t.Cleanup(func() { _ = ts.srv.app.ShutdownWithTimeout(time.Second) })
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin), chromedp.NoSandbox,
-		chromedp.Flag("proxy-server", "127.0.0.1:9"), chromedp.Flag("proxy-bypass-list", "127.0.0.1"))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx := newBrowser(t, bin)
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 
 	var mu sync.Mutex

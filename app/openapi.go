@@ -111,6 +111,7 @@ var (
 	readErrors  = []int{400, 401, 403, 404, 422, 429}
 	writeErrors = []int{400, 401, 403, 404, 409, 412, 413, 415, 422, 429}
 	anyAuth     = []string{secBearer, secAPIKey}
+	chatErrors  = []int{400, 401, 403, 413, 415, 422, 429, 502, 503, 504}
 )
 
 // apiOps lists every route of routes.go but "/" (a redirect to the admin)
@@ -138,6 +139,18 @@ func apiOps() []apiOp {
 		{method: "DELETE", path: "/api/v1/api-keys/:id", tag: "api-keys", summary: "Revoke one of your API keys.",
 			security: []string{secBearer}, req: idParam{}, status: 204, errors: []int{401, 403, 404, 429}},
 	}
+	ops = append(ops,
+		apiOp{method: "POST", path: "/api/v1/documents/search", tag: "knowledge", summary: "Search the documents' chunks (keyword, semantic or hybrid).",
+			security: anyAuth, req: searchRequestBody{}, resp: searchResults{}, status: 200, errors: chatErrors},
+		apiOp{method: "POST", path: "/api/v1/embeddings", tag: "knowledge", summary: "Embed text (OpenAI's embeddings shape).",
+			security: anyAuth, req: embeddingsRequestBody{}, resp: embeddingList{}, status: 200, errors: chatErrors},
+		apiOp{method: "POST", path: "/api/v1/chat", tag: "chat", summary: "Answer a question from the documents, citing its sources.",
+			security: anyAuth, req: chatRequestBody{}, resp: chatAnswer{}, status: 200, errors: chatErrors},
+		apiOp{method: "POST", path: "/api/v1/chat/stream", tag: "chat", summary: "The same answer as Server-Sent Events: sources, token… then done or error.",
+			security: anyAuth, req: chatRequestBody{}, resp: sseStream(""), status: 200, respType: "text/event-stream", errors: chatErrors},
+		apiOp{method: "GET", path: "/api/v1/chat/models", tag: "chat", summary: "Models the chat can use, and the default.",
+			security: anyAuth, resp: chatModels{}, status: 200, errors: []int{401, 403, 429}},
+	)
 	ops = append(ops, resourceOps("products", "Product", productListParams{}, models.Page[models.Product]{}, models.Product{}, productWrite{})...)
 	ops = append(ops, resourceOps("documents", "Document", listParams{}, models.Page[models.Document]{}, models.Document{}, documentWrite{})...)
 	return ops

@@ -71,6 +71,11 @@ func (s *Server) readyGauge() float64 {
 // counters move. It runs before the write's response is sent.
 func (s *Server) onChange(ctx context.Context, objectType, action string) {
 	s.metrics.ObjectChanged(objectType, action)
+	s.invalidate(ctx, objectType)
+}
+
+// invalidate drops every cached response about objectType, on every instance.
+func (s *Server) invalidate(ctx context.Context, objectType string) {
 	if s.cache == nil {
 		return
 	}

@@ -21,11 +21,13 @@ type Page struct {
 // Assets are the URLs of the stylesheets and scripts, with a content hash
 // in the query so they can be cached for a year.
 type Assets struct {
-	Pico  string
-	CSS   string
-	HTMX  string
-	JS    string
-	Admin string // base path of the admin, "/admin"
+	Pico string
+	CSS  string
+	HTMX string
+	JS   string
+	// ChatJS is the chat playground's stream client.
+	ChatJS string
+	Admin  string // base path of the admin, "/admin"
 }
 
 // NavItem is one link of the sidebar.

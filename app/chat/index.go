@@ -39,7 +39,11 @@ type Indexer struct {
 	Tokens   TokenCounter
 	Log      *slog.Logger
 	Events   Publisher // optional
-	Chunking ChunkOptions
+	// OnIndexChange, when set, is told after a document's index state
+	// changed outside a document write (indexed, or failed): the server
+	// invalidates cached document responses and counts it.
+	OnIndexChange func(ctx context.Context, documentID int64, indexed bool)
+	Chunking      ChunkOptions
 	// Workers is the number of concurrent workers (default 1).
 	Workers int
 	// Lease is how long a claimed job is held before another worker may
@@ -315,10 +319,16 @@ func (ix *Indexer) RunOnce(ctx context.Context) (bool, error) {
 			ix.Log.Error("record index failure", "document_id", p.DocumentID, "err", uerr)
 		}
 		ix.Log.Warn("index document failed", "document_id", p.DocumentID, "attempt", job.Attempts, "final", final, "err", err)
+		if ix.OnIndexChange != nil {
+			ix.OnIndexChange(ctx, p.DocumentID, false)
+		}
 		return true, ferr
 	}
 	if err := ix.Queue.Complete(ctx, job); err != nil {
 		return true, err
+	}
+	if ix.OnIndexChange != nil {
+		ix.OnIndexChange(ctx, p.DocumentID, n >= 0)
 	}
 	if n >= 0 {
 		ix.Log.Info(EventDocumentIndexed, "event", EventDocumentIndexed, "document_id", p.DocumentID, "chunks", n)

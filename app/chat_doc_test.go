@@ -1,0 +1,43 @@
+package app
+
+import (
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestChatDocTypesMatchLimits keeps the documented request bodies (the
+// OpenAPI document reflects their validate tags) in step with the limits
+// the chat handlers enforce.
+func TestChatDocTypesMatchLimits(t *testing.T) {
+	cases := []struct {
+		typ   any
+		field string
+		want  string
+	}{
+		{chatRequestBody{}, "Message", "max=" + strconv.Itoa(maxMessageChars)},
+		{chatRequestBody{}, "Model", "max=" + strconv.Itoa(maxModelChars)},
+		{chatRequestBody{}, "SystemPrompt", "max=" + strconv.Itoa(maxSystemPromptChars)},
+		{chatRequestBody{}, "TopK", "max=" + strconv.Itoa(maxTopK)},
+		{chatRequestBody{}, "History", "max=" + strconv.Itoa(maxHistory)},
+		{chatHistoryItem{}, "Content", "max=" + strconv.Itoa(maxMessageChars)},
+		{searchRequestBody{}, "Query", "max=" + strconv.Itoa(maxQueryChars)},
+		{searchRequestBody{}, "TopK", "max=" + strconv.Itoa(maxTopK)},
+	}
+	for _, tc := range cases {
+		f, ok := reflect.TypeOf(tc.typ).FieldByName(tc.field)
+		if !ok {
+			t.Fatalf("%T has no field %s", tc.typ, tc.field)
+		}
+		if !strings.Contains(f.Tag.Get("validate"), tc.want) {
+			t.Errorf("%T.%s: validate %q does not say %s", tc.typ, tc.field, f.Tag.Get("validate"), tc.want)
+		}
+	}
+	f, _ := reflect.TypeOf(embeddingsRequestBody{}).FieldByName("Input")
+	for _, n := range []int{maxEmbeddingInputs, maxEmbeddingChars} {
+		if !strings.Contains(f.Tag.Get("description"), strconv.Itoa(n)) {
+			t.Errorf("embeddings input description does not mention the limit %d", n)
+		}
+	}
+}
