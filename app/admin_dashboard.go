@@ -3,6 +3,7 @@ package app
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -74,6 +75,13 @@ func (p *adminPanel) dashboard(c *fiber.Ctx) error {
 		}
 		vm.Recent = append(vm.Recent, admin.HistoryEntryView(e, url))
 	}
+	if models.Permission(u, "view", "chat") {
+		rows, err := p.chatUsage(c)
+		if err != nil {
+			return err
+		}
+		vm.ChatUsage = rows
+	}
 	vm.Page = p.page(c, "Dashboard")
 	return p.render(c, fiber.StatusOK, views.DashboardPage(vm))
 }
@@ -124,4 +132,37 @@ func (p *adminPanel) stockChart(c *fiber.Ctx) (views.BarChart, error) {
 			Width: w, TextY: y + 17, ValueX: 130 + max(w, 2) + 8})
 	}
 	return chart, nil
+}
+
+// chatUsage summarises today's chat usage per user and model.
+func (p *adminPanel) chatUsage(c *fiber.Ctx) ([]views.ChatUsageRow, error) {
+	ctx := c.UserContext()
+	sums, err := models.ChatUsageSince(ctx, p.s.store.DB, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{}
+	var ids []int64
+	for _, s := range sums {
+		ids = append(ids, s.UserID)
+	}
+	if len(ids) > 0 {
+		var users []models.User
+		if err := p.s.store.DB.WithContext(ctx).Select("id", "username").Where("id IN ?", ids).Find(&users).Error; err != nil {
+			return nil, fmt.Errorf("chat usage users: %w", err)
+		}
+		for _, u := range users {
+			names[u.ID] = u.Username
+		}
+	}
+	rows := make([]views.ChatUsageRow, 0, len(sums))
+	for _, s := range sums {
+		name := names[s.UserID]
+		if name == "" {
+			name = "#" + strconv.FormatInt(s.UserID, 10)
+		}
+		rows = append(rows, views.ChatUsageRow{User: name, Model: s.Model, Messages: admin.GroupDigits(s.Messages),
+			Tokens: admin.GroupDigits(s.TotalTokens), AvgLatency: strconv.FormatInt(s.AvgLatency, 10) + " ms"})
+	}
+	return rows, nil
 }

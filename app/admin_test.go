@@ -1035,3 +1035,33 @@ func TestAdminLoginPageWhenSignedIn(t *testing.T) {
 		}
 	}
 }
+
+func TestAdminDashboardShowsChatUsage(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		auth := ts.staffToken("asker")
+		ts.createIndexedDoc(auth, "Return policy", lampDoc)
+		if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "Can I return a lamp?"}, "Authorization", auth); r.Status != 200 {
+			t.Fatalf("chat: %d %s", r.Status, r.Body)
+		}
+		b := ts.signedIn("ana", false)
+		d := parse(t, b.get("/admin/"))
+		var rows [][]string
+		d.Find("h2:contains('Chat usage today')").Parent().Find("tbody tr").Each(func(_ int, tr *goquery.Selection) {
+			var cells []string
+			tr.Find("td").Each(func(_ int, td *goquery.Selection) { cells = append(cells, text(td)) })
+			rows = append(rows, cells)
+		})
+		if len(rows) != 1 || rows[0][0] != "asker" || rows[0][2] != "1" || rows[0][3] == "0" {
+			t.Fatalf("chat usage on the dashboard: %v", rows)
+		}
+		// The playground is one click away for staff.
+		if d.Find(`nav a[href="/admin/chat"]`).Length() == 0 {
+			t.Fatal("no link to the chat playground")
+		}
+		page := parse(t, b.get("/admin/chat"))
+		if page.Find("#chat-playground[data-stream-url='/admin/chat/stream']").Length() != 1 || page.Find("#chat-model option").Length() == 0 {
+			t.Fatal("the playground page lacks its stream URL or models")
+		}
+	})
+}

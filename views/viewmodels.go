@@ -267,6 +267,17 @@ type DashboardView struct {
 	LowStock []LowStock
 	Recent   []HistoryEntry
 	Chart    BarChart
+	// ChatUsage is today's chat usage per user and model (empty: none).
+	ChatUsage []ChatUsageRow
+}
+
+// ChatUsageRow is one user's chat usage with one model today.
+type ChatUsageRow struct {
+	User       string
+	Model      string
+	Messages   string
+	Tokens     string
+	AvgLatency string
 }
 
 // ModelCount is one registered model with its object count.
