@@ -970,7 +970,7 @@ func TestAdminDocumentsFilterByUpdatedDate(t *testing.T) {
 		for _, c := range cases {
 			d := parse(t, b.get("/admin/documents?"+c.query))
 			var got []string
-			d.Find("#changelist tbody tr td:nth-child(2)").Each(func(_ int, s *goquery.Selection) { got = append(got, text(s)) })
+			d.Find("#changelist tbody tr td:nth-child(2)").Each(func(_ int, s *goquery.Selection) { got = append(got, text(s.Find("a"))) })
 			if strings.Join(got, ",") != c.want {
 				t.Errorf("%q: %q, want %q", c.query, got, c.want)
 			}

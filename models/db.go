@@ -195,8 +195,17 @@ func (m *Migrator) Status(ctx context.Context) ([]*goose.MigrationStatus, error)
 	return st, nil
 }
 
-// Pending reports how many migrations are not applied yet.
+// Pending reports how many migrations are not applied yet. The common
+// answer (none) is found without goose's session lock, so readiness checks
+// are never blocked by another instance's migration.
 func (m *Migrator) Pending(ctx context.Context) (int, error) {
+	has, err := m.p.HasPending(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("migration status: %w", err)
+	}
+	if !has {
+		return 0, nil
+	}
 	st, err := m.Status(ctx)
 	if err != nil {
 		return 0, err
