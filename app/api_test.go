@@ -659,7 +659,8 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 func TestThrottleSharedAcrossInstances(t *testing.T) {
 	stores := map[string]func(*Config){"database": func(*Config) {}}
 	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
-		stores["redis"] = func(c *Config) { c.RedisURL = url }
+		prefix := "test-shared-" + newID() + ":" // one namespace for both instances
+		stores["redis"] = func(c *Config) { c.RedisURL, c.Prod.RedisPrefix = url, prefix }
 	}
 	for name, edit := range stores {
 		t.Run(name, func(t *testing.T) {

@@ -67,6 +67,12 @@ func newTestServerOn(t testing.TB, db *gorm.DB, edit ...func(*Config)) *testServ
 	for _, e := range edit {
 		e(&cfg)
 	}
+	if cfg.RedisURL != "" && cfg.Prod.RedisPrefix == testConfig().Prod.RedisPrefix {
+		// Redis outlives the test: counters and sessions of earlier runs
+		// (a throttled "ana" from five minutes ago) must not leak in.
+		// Servers meant to share state set the same prefix themselves.
+		cfg.Prod.RedisPrefix = "test:" + newID()[:12] + ":"
+	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := New(context.Background(), cfg, db, log)
