@@ -15,8 +15,10 @@ const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100
 	// CountCap bounds the exact count of a list: past it the total is an
-	// estimate, so a page of a million-row table never pays a full COUNT(*).
-	CountCap = 10_000
+	// estimate (flagged total_is_estimate), so a list page never pays for
+	// counting a big table. Measured on 10,000 products (docs/benchmarks.md),
+	// a cap of 10,000 spent more on the count than on the page itself.
+	CountCap = 1_000
 )
 
 // ListSpec says what a list of one model may be sorted and searched by.

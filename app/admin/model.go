@@ -48,7 +48,7 @@ type model[T any, PT interface {
 func (m *model[T, PT]) info() ModelInfo {
 	return ModelInfo{Slug: m.slug, Singular: m.singular, Plural: m.plural, ObjectType: m.typeName, URL: m.listURL(),
 		Count: func(ctx context.Context) (int64, bool, error) {
-			p, err := models.List[T](ctx, m.site.db, m.spec, models.ListParams{Page: 1, PageSize: 1})
+			p, err := models.List[T](ctx, m.site.db, m.spec, models.ListParams{Page: 1, PageSize: 1, CountCap: dashboardCountCap})
 			if err != nil {
 				return 0, false, err
 			}
@@ -276,6 +276,10 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 // docs/benchmarks-admin.md). Past it, a filtered list says "more than"
 // and an unfiltered one shows the table's estimate.
 const countCap = 5000
+
+// dashboardCountCap bounds the exact object counts of the dashboard, one
+// count per model per visit: exact up to 10,000, estimated beyond.
+const dashboardCountCap = 10_000
 
 func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
 	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total)}
