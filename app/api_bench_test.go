@@ -17,7 +17,13 @@ import (
 func apiBenchServer(b *testing.B, n int) (*testServer, string) {
 	b.Helper()
 	dialects := testdb.Dialects()
-	ts := newTestServer(b, dialects[len(dialects)-1], func(c *Config) { c.LogLevel = "warn" })
+	// The handlers' own cost: no rate limits to refuse the load, no
+	// response cache to answer for them (app/bench_test.go measures those).
+	ts := newTestServer(b, dialects[len(dialects)-1], func(c *Config) {
+		c.LogLevel = "warn"
+		c.Prod.RateAuth, c.Prod.RateRead, c.Prod.RateWrite = Rate{}, Rate{}, Rate{}
+		c.Prod.CacheTTL = 0
+	})
 	if _, err := ts.store.Seed(b.Context(), n, 0); err != nil {
 		b.Fatal(err)
 	}
