@@ -90,6 +90,8 @@ func (s *Server) runStream(ctx context.Context, cancel context.CancelFunc, w *bu
 	alive := writeSSE(w, ": stream open\n\n")
 	ping := time.NewTicker(s.chat.ssePing)
 	defer ping.Stop()
+	drain := s.draining
+	var deadline <-chan time.Time
 	for alive {
 		select {
 		case ev, ok := <-events:
@@ -100,6 +102,18 @@ func (s *Server) runStream(ctx context.Context, cancel context.CancelFunc, w *bu
 			alive = writeSSE(w, formatEvent(ev))
 		case <-ping.C:
 			alive = writeSSE(w, ": ping\n\n")
+		case <-drain:
+			// Shutdown began: the answer may still finish, but not past
+			// the platform's grace period.
+			drain, deadline = nil, time.After(streamDrainTime(s.cfg.ShutdownTimeout))
+		case <-deadline:
+			cancel()
+			writeSSE(w, "event: "+chat.EventError+"\ndata: "+
+				`{"code":"`+CodeUnavailable+`","error":"The server is restarting; ask again in a moment."}`+"\n\n")
+			for range events {
+			}
+			<-finished
+			return
 		}
 	}
 	// The client is gone: stop the generation upstream, let the chat end.
@@ -107,6 +121,12 @@ func (s *Server) runStream(ctx context.Context, cancel context.CancelFunc, w *bu
 	for range events {
 	}
 	<-finished
+}
+
+// streamDrainTime is how long an open stream may run on once shutdown
+// begins: most of the shutdown timeout, leaving time to end it cleanly.
+func streamDrainTime(shutdown time.Duration) time.Duration {
+	return max(shutdown-3*time.Second, shutdown/2)
 }
 
 func writeSSE(w *bufio.Writer, s string) bool {

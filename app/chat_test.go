@@ -569,3 +569,64 @@ func TestChatStreamFirstByteAndKeepAlive(t *testing.T) {
 		t.Fatalf("%d keep-alive comments while the model was silent", pings)
 	}
 }
+
+// TestChatStreamEndsCleanlyOnShutdown: SIGTERM (the Serve context ending)
+// lets an open stream run for most of SHUTDOWN_TIMEOUT, then ends it with a
+// final error event, cancels the upstream call and exits within the timeout.
+func TestChatStreamEndsCleanlyOnShutdown(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.Default = openaitest.Reply{Tokens: strings.Split(strings.Repeat("t", 400), ""), Delay: 50 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second), func(c *Config) { c.ShutdownTimeout = 4 * time.Second })
+	auth := ts.staffToken("ana")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serveCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- ts.srv.Serve(serveCtx, ln) }()
+	defer stop()
+
+	resp := postStream(t, context.Background(), "http://"+ln.Addr().String(), auth, map[string]any{"message": "tell me a long story"})
+	defer resp.Body.Close()
+	rd := &sseReader{r: bufio.NewReader(resp.Body)}
+	for {
+		ev, err := rd.next()
+		if err != nil {
+			t.Fatalf("stream ended before the first token: %v", err)
+		}
+		if ev.Event == "token" {
+			break
+		}
+	}
+	began := time.Now()
+	stop() // SIGTERM
+	var last sseEvent
+	for {
+		ev, err := rd.next()
+		if err != nil {
+			break
+		}
+		last = ev
+	}
+	if last.Event != "error" || !strings.Contains(last.Data, CodeUnavailable) {
+		t.Fatalf("last event %+v, want a final error event saying the server is restarting", last)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+	if d := time.Since(began); d > 4*time.Second {
+		t.Fatalf("shutdown took %v, more than SHUTDOWN_TIMEOUT", d)
+	}
+	select {
+	case <-fake.CancelledCh():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the upstream generation was not cancelled")
+	}
+}

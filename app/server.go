@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -50,6 +51,10 @@ type Server struct {
 	chat *chatParts
 	// background work started by the server, stopped by Shutdown.
 	stopBG context.CancelFunc
+	// draining is closed when shutdown begins: open event streams then
+	// wind down with a final event instead of being cut off.
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // New builds the server over an open database.
@@ -65,7 +70,7 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 	s := &Server{
 		cfg: cfg, log: log, db: db, store: models.NewStore(db), migrator: mig,
 		tokens:  NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL),
-		proxies: parseProxies(cfg.TrustedProxies), static: static,
+		proxies: parseProxies(cfg.TrustedProxies), static: static, draining: make(chan struct{}),
 	}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -143,6 +148,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	s.drainOnce.Do(func() { close(s.draining) })
 	err := s.app.ShutdownWithTimeout(s.cfg.ShutdownTimeout)
 	stopMetrics()
 	s.Close()
