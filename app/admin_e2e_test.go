@@ -19,24 +19,29 @@ import (
 	"tienda/models"
 )
 
-// findChromium returns the browser binary. Without one the test may skip
-// on a developer's machine, but never in CI (CI=true), where .ci/run
-// installs Debian's chromium.
+// findChromium returns the browser binary (CHROMIUM_PATH, or Debian's chromium).
 func findChromium(t *testing.T) string {
 	t.Helper()
-	candidates := []string{os.Getenv("CHROMIUM_PATH"), "chromium", "chromium-browser", "google-chrome"}
-	for _, c := range candidates {
-		if c == "" {
+	return findTool(t, "chromium", "apt-get install -y chromium", os.Getenv("CHROMIUM_PATH"), "chromium", "chromium-browser", "google-chrome")
+}
+
+// findTool returns the first of names found on PATH (or as a path). Without
+// one, a test may skip on a developer's machine, but never in CI (CI set),
+// where .ci/run installs it: there it fails, saying how to install it.
+func findTool(t testing.TB, what, install string, names ...string) string {
+	t.Helper()
+	for _, n := range names {
+		if n == "" {
 			continue
 		}
-		if p, err := exec.LookPath(c); err == nil {
+		if p, err := exec.LookPath(n); err == nil {
 			return p
 		}
 	}
 	if os.Getenv("CI") != "" {
-		t.Fatal("no chromium binary found and CI is set: install Debian's chromium (apt-get install -y chromium)")
+		t.Fatalf("%s not found and CI is set: %s", what, install)
 	}
-	t.Skip("no chromium binary found (set CHROMIUM_PATH or install chromium); this test never skips when CI is set")
+	t.Skipf("%s not found (%s); this test never skips when CI is set", what, install)
 	return ""
 }
 

@@ -20,20 +20,10 @@ import (
 	"tienda/models/testdb"
 )
 
-// nginxBin finds nginx (Debian installs it in /usr/sbin). CI installs it,
-// so there a missing nginx is a failure.
+// nginxBin finds nginx (Debian installs it in /usr/sbin).
 func nginxBin(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
-		if bin, err := exec.LookPath(p); err == nil {
-			return bin
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("nginx not found: apt-get install nginx-light")
-	}
-	t.Skip("nginx not installed (apt-get install nginx-light)")
-	return ""
+	return findTool(t, "nginx", "apt-get install -y nginx-light", "/usr/sbin/nginx", "nginx")
 }
 
 func freePort(t testing.TB) int {

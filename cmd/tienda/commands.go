@@ -209,19 +209,11 @@ func cmdCreateSuperuser(ctx context.Context, args []string, e env) error {
 	if strings.TrimSpace(*username) == "" || strings.TrimSpace(*email) == "" {
 		return fmt.Errorf("%w: createsuperuser needs --username and --email", errUsage)
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, e.stderr)
-	db, mig, closeDB, err := openDB(ctx, cfg, log)
+	db, closeDB, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if err := requireMigrated(ctx, mig); err != nil {
-		return err
-	}
 	pw := e.getenv("TIENDA_SUPERUSER_PASSWORD")
 	if pw == "" {
 		if pw, err = promptPassword(e); err != nil {
@@ -292,15 +284,26 @@ func describe(err error) error {
 	return err
 }
 
-func requireMigrated(ctx context.Context, mig *models.Migrator) error {
-	n, err := mig.Pending(ctx)
+// openMigrated opens the configured database for a command that needs
+// its schema up to date (createsuperuser, seed).
+func openMigrated(ctx context.Context, e env) (*gorm.DB, func(), error) {
+	cfg, err := loadConfig(e)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if n > 0 {
-		return fmt.Errorf("%d database migration(s) pending: run `tienda migrate up` first", n)
+	db, mig, closeDB, err := openDB(ctx, cfg, newLogger(cfg, e.stderr))
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil
+	n, err := mig.Pending(ctx)
+	if err == nil && n > 0 {
+		err = fmt.Errorf("%d database migration(s) pending: run `tienda migrate up` first", n)
+	}
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	return db, closeDB, nil
 }
 
 func cmdSeed(ctx context.Context, args []string, e env) error {
@@ -313,19 +316,11 @@ func cmdSeed(ctx context.Context, args []string, e env) error {
 	if *products < 0 || *documents < 0 {
 		return fmt.Errorf("%w: --products and --documents must be 0 or more", errUsage)
 	}
-	cfg, err := loadConfig(e)
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg, e.stderr)
-	db, mig, closeDB, err := openDB(ctx, cfg, log)
+	db, closeDB, err := openMigrated(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
-	if err := requireMigrated(ctx, mig); err != nil {
-		return err
-	}
 	res, err := models.NewStore(db).Seed(ctx, *products, *documents)
 	if err != nil {
 		return err
