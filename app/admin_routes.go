@@ -105,6 +105,7 @@ func (s *Server) adminRoutes() error {
 	auth.Get("/logout", func(c *fiber.Ctx) error { return c.Redirect(adminBase+"/", fiber.StatusSeeOther) })
 	auth.Get("/chat", p.chatPage)
 	auth.Post("/chat/stream", s.handleAdminChatStream)
+	p.mountAPIKeys(auth)
 	p.site.Mount(auth)
 	return nil
 }
@@ -400,6 +401,7 @@ func (p *adminPanel) page(c *fiber.Ctx, title string, crumbs ...views.Crumb) vie
 	if models.Permission(u, "view", "chat") {
 		pg.Nav = append(pg.Nav, views.NavItem{Label: "Chat", URL: adminBase + "/chat", Active: path == adminBase+"/chat"})
 	}
+	pg.Nav = append(pg.Nav, views.NavItem{Label: "API keys", URL: adminAPIKeys, Active: strings.HasPrefix(path, adminAPIKeys)})
 	pg.Flashes = p.takeFlashes(c)
 	return pg
 }

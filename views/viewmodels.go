@@ -334,3 +334,60 @@ type ErrorView struct {
 	// SignIn is set when signing in again is the way forward.
 	SignIn string
 }
+
+// APIKeysView is the admin's API key page: the keys, the form to make one,
+// and, once, right after creating a key, the key itself.
+type APIKeysView struct {
+	Page
+	Keys []APIKeyRow
+	// ShowOwner adds the owner column (superusers see everyone's keys).
+	ShowOwner bool
+	Action    string
+	Name      string
+	Scope     string
+	Scopes    []ScopeChoice
+	// NameError and ScopeError are shown next to their fields.
+	NameError  string
+	ScopeError string
+	NameMax    int
+	// Created is set only on the response that created the key.
+	Created *CreatedAPIKey
+}
+
+// APIKeyRow is one key of the list (never the key itself).
+type APIKeyRow struct {
+	Name       string
+	Owner      string
+	Scope      string
+	Prefix     string
+	Created    string
+	CreatedISO string
+	LastUsed   string
+	Revoked    string
+	Active     bool
+	RevokeURL  string
+}
+
+// ScopeChoice is one option of the scope select.
+type ScopeChoice struct {
+	Value string
+	Label string
+}
+
+// CreatedAPIKey is a key just made, shown this one time.
+type CreatedAPIKey struct {
+	Name   string
+	Scope  string
+	Prefix string
+	Key    string
+}
+
+// RevokeAPIKeyView confirms revoking a key.
+type RevokeAPIKeyView struct {
+	Page
+	Name    string
+	Prefix  string
+	Owner   string
+	Action  string
+	BackURL string
+}
