@@ -155,7 +155,7 @@ func RandomPassword() string {
 // Permission decides what a user may do to a kind of object. It is the one
 // rule used by the API and the admin alike: superusers may do everything;
 // active staff may view and change the catalogue and the knowledge base;
-// inactive users nothing. Users and API keys are managed by superusers only.
+// inactive users nothing. Users are managed by superusers only (staff manage their own API keys).
 func Permission(u *User, action, objectType string) bool {
 	if u == nil || !u.IsActive {
 		return false
