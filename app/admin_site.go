@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"strconv"
 	"time"
 
 	"gorm.io/gorm"
@@ -92,6 +93,7 @@ func registerAdminModels(site *admin.Site) error {
 			}
 			return ""
 		},
+		Details: documentIndexDetails,
 	}); err != nil {
 		return err
 	}
@@ -137,4 +139,30 @@ func registerAdminModels(site *admin.Site) error {
 			return u.SetPassword(ctx, pw)
 		},
 	})
+}
+
+// documentIndexDetails shows a document's knowledge-base index state on
+// its change page: what the chat can search, and why not when it failed.
+func documentIndexDetails(d *models.Document) *views.Details {
+	out := &views.Details{Title: "Knowledge base index"}
+	ix := d.Index
+	if ix == nil {
+		out.Items = []views.Detail{{Label: "State", Value: "waiting to be indexed"}}
+		return out
+	}
+	out.Items = append(out.Items, views.Detail{Label: "State", Value: ix.State})
+	if ix.State == models.IndexFailed {
+		out.Warn = true
+		out.Items = append(out.Items, views.Detail{Label: "Error", Value: ix.Error})
+	}
+	if ix.EmbeddingModel != "" {
+		out.Items = append(out.Items,
+			views.Detail{Label: "Embedding model", Value: ix.EmbeddingModel},
+			views.Detail{Label: "Dimension", Value: strconv.Itoa(ix.EmbeddingDim)},
+			views.Detail{Label: "Chunks", Value: strconv.Itoa(ix.Chunks)})
+	}
+	if ix.IndexedAt != nil {
+		out.Items = append(out.Items, views.Detail{Label: "Indexed at", Value: ix.IndexedAt.UTC().Format("2006-01-02 15:04 MST")})
+	}
+	return out
 }

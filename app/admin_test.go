@@ -1065,3 +1065,33 @@ func TestAdminDashboardShowsChatUsage(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminDocumentShowsIndexState(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		auth := ts.staffToken("indexer")
+		id := ts.createIndexedDoc(auth, "Return policy", lampDoc)
+		b := ts.signedIn("ana", false)
+		details := func() map[string]string {
+			d := parse(t, b.get(fmt.Sprintf("/admin/documents/%d", id)))
+			out := map[string]string{}
+			sec := d.Find("section.object-details")
+			sec.Find("dt").Each(func(i int, dt *goquery.Selection) { out[text(dt)] = text(dt.Next()) })
+			if sec.HasClass("object-details-warn") {
+				out["warn"] = "yes"
+			}
+			return out
+		}
+		got := details()
+		if got["State"] != models.IndexIndexed || got["Embedding model"] == "" || got["Dimension"] == "" || got["Chunks"] == "0" || got["warn"] != "" {
+			t.Fatalf("index details of an indexed document: %v", got)
+		}
+		if err := ts.store.DB.Exec("UPDATE document_index SET state = ?, error = ? WHERE document_id = ?", models.IndexFailed, "embedder unreachable", id).Error; err != nil {
+			t.Fatal(err)
+		}
+		got = details()
+		if got["State"] != models.IndexFailed || got["Error"] != "embedder unreachable" || got["warn"] != "yes" {
+			t.Fatalf("index details of a failed document: %v", got)
+		}
+	})
+}

@@ -164,6 +164,22 @@ type FormView struct {
 	CanDelete  bool
 	// ObjectRepr is the object's name on a change form.
 	ObjectRepr string
+	// Details are read-only facts shown above a change form (nil: none).
+	Details *Details
+}
+
+// Details is a titled list of read-only facts about an object.
+type Details struct {
+	Title string
+	Items []Detail
+	// Warn marks the section as needing attention (e.g. a failed job).
+	Warn bool
+}
+
+// Detail is one fact: a label and its value.
+type Detail struct {
+	Label string
+	Value string
 }
 
 // Fieldset groups fields under a title.

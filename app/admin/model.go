@@ -357,6 +357,9 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 		vm.HistoryURL = vm.Action + "/history"
 		vm.ObjectRepr = rec.String()
 		title = "Change " + m.singular
+		if m.opts.Details != nil {
+			vm.Details = m.opts.Details((*T)(rec))
+		}
 	}
 	for i, fs := range m.fieldsets {
 		out := views.Fieldset{Title: fs.Title}

@@ -114,6 +114,9 @@ type Options[T any] struct {
 	New func() *T
 	// Badge returns a short warning for a list cell ("low"), or "".
 	Badge func(rec *T, field string) string
+	// Details returns read-only facts about a saved object shown above its
+	// change form under a title (e.g. a document's index state), or nil.
+	Details func(rec *T) *views.Details
 }
 
 // ModelInfo describes a registered model to the server (navigation, dashboard).
