@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +34,7 @@ func TestChatPlaygroundInChromium(t *testing.T) {
 	base := liveServer(t, ts)
 
 	// Through the real admin: sign in, then open the playground.
-	bctx := newBrowser(t, bin)
+	bctx := newBrowser(t, bin, chromedp.WindowSize(1280, 900))
 	if err := chromedp.Do(bctx, chromedp.Navigate(base+"/admin/chat"), chromedp.WaitVisible("#id_username"),
 		chromedp.SendKeys("#id_username", "chatty"), chromedp.SendKeys("#id_password", pw),
 		chromedp.Click(`.login-card button[type="submit"]`), chromedp.WaitVisible("#chat-message")); err != nil {
@@ -101,6 +103,13 @@ func TestChatPlaygroundInChromium(t *testing.T) {
 	}
 	if got["href"] != fmt.Sprintf("/admin/documents/%d", docID) || !strings.Contains(fmt.Sprint(got["meta"]), "tokens") || got["marks"] == float64(0) {
 		t.Fatalf("sources and usage: %v", got)
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(screenshotDir(t), "chat-playground.png"), png, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	reqs := fake.Requests()
 	last := reqs[len(reqs)-1].Body
