@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -824,10 +823,7 @@ func TestAdminHtmxGetsOnlyTheList(t *testing.T) {
 // TestAdminSessionsInRedis: with REDIS_URL, sessions live in Redis, so
 // any instance can serve a signed-in user.
 func TestAdminSessionsInRedis(t *testing.T) {
-	redisURL := os.Getenv("TEST_REDIS_URL")
-	if redisURL == "" {
-		t.Skip("TEST_REDIS_URL not set (CI sets it)")
-	}
+	redisURL := redisURL(t)
 	one := newTestServer(t, models.SQLite, func(c *Config) { c.RedisURL = redisURL })
 	pw := one.createUser("ana", true, false)
 	b := one.browser()
