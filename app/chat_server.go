@@ -47,6 +47,11 @@ func (s *Server) startChat(bg context.Context) error {
 	} else {
 		p.provider = &chat.Extractive{Tokens: tok}
 	}
+	if s.tracing != nil {
+		tr := s.tracing.Tracer("tienda/llm")
+		p.provider = tracedProvider{Provider: p.provider, tr: tr}
+		p.embedder = tracedEmbedder{Embedder: p.embedder, tr: tr}
+	}
 	p.retriever = chat.NewRetriever(s.db, p.embedder)
 	p.indexer = chat.NewIndexer(s.db, p.embedder, tok, s.log)
 	p.indexer.Workers = cfg.Chat.IndexWorkers

@@ -39,6 +39,12 @@ func TestTracingExportsRequestAndDatabaseSpans(t *testing.T) {
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); r.Status != 200 {
 		t.Fatalf("list: %d", r.Status)
 	}
+	// An LLM call (the offline providers stand in for a remote one) gets
+	// its own client spans: the question's embedding and the answer.
+	ts.createIndexedDoc(token, "Return policy", lampDoc)
+	if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "Can I return a lamp?"}, "Authorization", token); r.Status != 200 {
+		t.Fatalf("chat: %d %s", r.Status, r.Body)
+	}
 	ts.srv.tracing.shutdown(ts.srv.log) // flush
 	ok := eventually(t, 5*time.Second, func() bool {
 		mu.Lock()
@@ -46,6 +52,8 @@ func TestTracingExportsRequestAndDatabaseSpans(t *testing.T) {
 		all := bytes.Join(bodies, nil)
 		// Protobuf carries strings verbatim: span names and the trace id.
 		return bytes.Contains(all, []byte("/api/v1/products")) && bytes.Contains(all, []byte("db.query")) &&
+			bytes.Contains(all, []byte("llm.chat")) && bytes.Contains(all, []byte("llm.embed")) &&
+			!bytes.Contains(all, []byte("Can I return a lamp?")) &&
 			bytes.Contains(all, []byte{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6})
 	})
 	if !ok {
