@@ -24,7 +24,17 @@ const (
 func (s *Server) jwtAuth() fiber.Handler {
 	jw := s.requireAuth()
 	return func(c *fiber.Ctx) error {
-		if claims, ok := c.Locals(localClaims).(*Claims); ok && principal(c) == nil {
+		claims, ok := c.Locals(localClaims).(*Claims)
+		if !ok && principal(c) == nil {
+			// A token verified before (by any request) is not verified again;
+			// anything else goes through contrib/jwt and its 401s.
+			if raw, bearer := bearerToken(c); bearer {
+				if cl, err := s.verified.access(s.tokens, raw); err == nil {
+					claims, ok = cl, true
+				}
+			}
+		}
+		if ok && principal(c) == nil {
 			p, err := principalFromClaims(claims)
 			if err != nil {
 				return err
