@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -95,20 +94,7 @@ func TestAdminInBrowser(t *testing.T) {
 	if err := ts.store.Create(context.Background(), &models.Document{Title: "Política de devoluciones", Content: "30 días."}); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- ts.srv.Serve(sctx, ln) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	base := "http://" + ln.Addr().String()
+	base := ts.listen()
 
 	ctx := newBrowser(t, bin, chromedp.WindowSize(1280, 900))
 	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)

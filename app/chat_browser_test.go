@@ -31,7 +31,7 @@ func TestChatPlaygroundInChromium(t *testing.T) {
 	docID := ts.createIndexedDoc(auth, "Return policy", lampDoc)
 
 	pw := ts.createUser("chatty", true, false)
-	base := liveServer(t, ts)
+	base := ts.listen()
 
 	// Through the real admin: sign in, then open the playground.
 	bctx := newBrowser(t, bin, chromedp.WindowSize(1280, 900))

@@ -301,23 +301,6 @@ func (s *sseReader) next() (sseEvent, error) {
 	}
 }
 
-// liveServer serves ts on a real listener and returns its base URL.
-func liveServer(t *testing.T, ts *testServer) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = ts.srv.Serve(ctx, ln)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	return "http://" + ln.Addr().String()
-}
-
 func postStream(t *testing.T, ctx context.Context, url, auth string, body any) *http.Response {
 	t.Helper()
 	b, _ := json.Marshal(body)
@@ -344,7 +327,7 @@ func TestChatStreamArrivesIncrementally(t *testing.T) {
 	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
 	auth := ts.staffToken("ana")
 	id := ts.createIndexedDoc(auth, "Return policy", lampDoc)
-	base := liveServer(t, ts)
+	base := ts.listen()
 
 	start := time.Now()
 	resp := postStream(t, context.Background(), base, auth, map[string]any{"message": "How long to return a lamp?", "temperature": 0.2})
@@ -412,7 +395,7 @@ func TestChatStreamClientDisconnectCancelsUpstream(t *testing.T) {
 	fake.Default = openaitest.Reply{Tokens: strings.Split(strings.Repeat("t", 200), ""), Delay: 25 * time.Millisecond}
 	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
 	auth := ts.staffToken("ana")
-	base := liveServer(t, ts)
+	base := ts.listen()
 
 	ctx, cancel := context.WithCancel(context.Background())
 	resp := postStream(t, ctx, base, auth, map[string]any{"message": "tell me a long story"})
@@ -468,7 +451,7 @@ func TestChatStreamUpstreamFailures(t *testing.T) {
 			fake.Default = tc.reply
 			ts := newTestServer(t, "sqlite", withFakeLLM(fake, 300*time.Millisecond))
 			auth := ts.staffToken("ana")
-			base := liveServer(t, ts)
+			base := ts.listen()
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			resp := postStream(t, ctx, base, auth, map[string]any{"message": "hello"})
@@ -543,7 +526,7 @@ func TestChatStreamFirstByteAndKeepAlive(t *testing.T) {
 	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
 	ts.srv.chat.ssePing = 200 * time.Millisecond
 	auth := ts.staffToken("ana")
-	base := liveServer(t, ts)
+	base := ts.listen()
 	start := time.Now()
 	resp := postStream(t, context.Background(), base, auth, map[string]any{"message": "hello"})
 	defer resp.Body.Close()

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -19,12 +18,7 @@ import (
 func TestDocsPageRendersOfflineUnderCSP(t *testing.T) {
 	bin := findChromium(t)
 	ts := newTestServer(t, "sqlite")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = ts.srv.app.Listener(ln) }()
-	t.Cleanup(func() { _ = ts.srv.app.ShutdownWithTimeout(time.Second) })
+	base := ts.listen()
 
 	ctx := newBrowser(t, bin)
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -56,8 +50,8 @@ func TestDocsPageRendersOfflineUnderCSP(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	err = chromedp.Do(ctx,
-		chromedp.Navigate("http://"+ln.Addr().String()+"/api/docs"),
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(base+"/api/docs"),
 		chromedp.WaitVisible(".swagger-ui .info .title"),
 		chromedp.WaitVisible(".opblock-summary-path"),
 	)

@@ -223,7 +223,9 @@ func (ts *testServer) listen() string {
 	go func() { done <- ts.srv.Serve(ctx, ln) }()
 	ts.t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			ts.t.Errorf("serve: %v", err)
+		}
 	})
 	return "http://" + ln.Addr().String()
 }

@@ -214,12 +214,7 @@ func TestRequestSizeLimit(t *testing.T) {
 // still gets the JSON envelope.
 func TestRefusedOverTheNetwork(t *testing.T) {
 	ts := newTestServer(t, "sqlite", func(c *Config) { c.MaxRequestSize = 4096 })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = ts.srv.app.Listener(ln) }()
-	t.Cleanup(func() { _ = ts.srv.app.ShutdownWithTimeout(time.Second) })
+	addr := strings.TrimPrefix(ts.listen(), "http://")
 	cases := []struct {
 		name, head string
 		body       func(w io.Writer)
@@ -235,7 +230,7 @@ func TestRefusedOverTheNetwork(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+			conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -546,13 +541,8 @@ func TestGracefulShutdownDrainsInFlight(t *testing.T) {
 func TestSlowBodyIsCutOff(t *testing.T) {
 	ts := newTestServer(t, "sqlite")
 	ts.srv.app.Server().ReadTimeout = 300 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = ts.srv.app.Listener(ln) }()
-	t.Cleanup(func() { _ = ts.srv.app.ShutdownWithTimeout(time.Second) })
-	conn, err := net.DialTimeout("tcp", ln.Addr().String(), 2*time.Second)
+	addr := strings.TrimPrefix(ts.listen(), "http://")
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
