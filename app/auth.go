@@ -223,6 +223,20 @@ func (s *Server) handleToken(c *fiber.Ctx) error {
 	return c.JSON(pair)
 }
 
+// refreshClaims reads {"refresh_token"} from the body and verifies it as a
+// refresh token (refresh and logout both start here).
+func (s *Server) refreshClaims(c *fiber.Ctx) (*Claims, error) {
+	raw, err := refreshTokenFrom(c)
+	if err != nil {
+		return nil, err
+	}
+	claims, err := s.tokens.parse(raw, typRefresh)
+	if err != nil {
+		return nil, errUnauthorized("The refresh token is invalid or expired.")
+	}
+	return claims, nil
+}
+
 func refreshTokenFrom(c *fiber.Ctx) (string, error) {
 	obj, err := decodeObject(c)
 	if err != nil {
@@ -242,13 +256,9 @@ func refreshTokenFrom(c *fiber.Ctx) (string, error) {
 
 // handleRefresh: POST /api/v1/auth/refresh rotates the refresh token.
 func (s *Server) handleRefresh(c *fiber.Ctx) error {
-	raw, err := refreshTokenFrom(c)
+	claims, err := s.refreshClaims(c)
 	if err != nil {
 		return err
-	}
-	claims, err := s.tokens.parse(raw, typRefresh)
-	if err != nil {
-		return errUnauthorized("The refresh token is invalid or expired.")
 	}
 	rt, err := s.store.UseRefreshToken(c.UserContext(), claims.ID)
 	if errors.Is(err, models.ErrTokenReused) {
@@ -275,13 +285,9 @@ func (s *Server) handleRefresh(c *fiber.Ctx) error {
 
 // handleLogout: POST /api/v1/auth/logout revokes the refresh token's family.
 func (s *Server) handleLogout(c *fiber.Ctx) error {
-	raw, err := refreshTokenFrom(c)
+	claims, err := s.refreshClaims(c)
 	if err != nil {
 		return err
-	}
-	claims, err := s.tokens.parse(raw, typRefresh)
-	if err != nil {
-		return errUnauthorized("The refresh token is invalid or expired.")
 	}
 	if err := s.store.RevokeRefreshFamily(c.UserContext(), claims.ID); err != nil && !errors.Is(err, models.ErrTokenInvalid) {
 		return err
