@@ -37,20 +37,26 @@ func (h *HistoryEntry) ChangeMap() map[string]Change {
 }
 
 func (s *Store) log(ctx context.Context, tx *gorm.DB, rec Entity, action string, old, new any) error {
-	a := ActorFrom(ctx)
-	var changes map[string]Change
-	switch action {
-	case "delete":
-		changes = map[string]Change{}
-	default:
-		changes = Diff(old, new)
+	e, err := newHistoryEntry(ctx, rec, action, old, new)
+	if err != nil {
+		return err
 	}
-	if action == "update" && len(changes) == 0 {
-		changes = map[string]Change{}
+	if err := tx.Omit("id").Create(&e).Error; err != nil {
+		return fmt.Errorf("history: %w", err)
+	}
+	return nil
+}
+
+// newHistoryEntry describes rec's change by the actor in ctx.
+func newHistoryEntry(ctx context.Context, rec Entity, action string, old, new any) (HistoryEntry, error) {
+	a := ActorFrom(ctx)
+	changes := map[string]Change{}
+	if action != "delete" {
+		changes = Diff(old, new)
 	}
 	b, err := json.Marshal(changes)
 	if err != nil {
-		return fmt.Errorf("history: %w", err)
+		return HistoryEntry{}, fmt.Errorf("history: %w", err)
 	}
 	now := Now()
 	e := HistoryEntry{
@@ -62,10 +68,7 @@ func (s *Store) log(ctx context.Context, tx *gorm.DB, rec Entity, action string,
 		id := a.UserID
 		e.ActorID = &id
 	}
-	if err := tx.Omit("id").Create(&e).Error; err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
-	return nil
+	return e, nil
 }
 
 // History returns an object's entries, newest first.

@@ -70,7 +70,7 @@ func TestStoreCRUDVersionAndHistory(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			db := testdb.Open(t, d)
 			st := models.NewStore(db)
-			ctx := models.WithActor(context.Background(), models.Actor{Username: "ana", Source: models.SourceAPI})
+			ctx := models.WithActor(context.Background(), models.Actor{UserID: 7, Username: "ana", Source: models.SourceAPI})
 			p := &models.Product{Name: "Lámpara", Price: models.Cents(1999), Stock: 3}
 			if err := st.Create(ctx, p); err != nil {
 				t.Fatal(err)
@@ -114,6 +114,12 @@ func TestStoreCRUDVersionAndHistory(t *testing.T) {
 			}
 			if len(h) != 3 || h[0].Action != "delete" || h[1].Action != "update" || h[2].Action != "create" {
 				t.Fatalf("history = %+v", h)
+			}
+			created := h[2]
+			cc := created.ChangeMap()
+			if created.ObjectID != p.ID || created.ObjectRepr != "Lámpara" || *created.ActorID != 7 || created.ActorName != "ana" ||
+				string(cc["name"].New) != `"Lámpara"` || string(cc["price"].New) != "19.99" || string(cc["stock"].New) != "3" || cc["name"].Old != nil {
+				t.Fatalf("create entry = %+v", created)
 			}
 			ch := h[1].ChangeMap()
 			if string(ch["price"].Old) != "19.99" || string(ch["price"].New) != "24.99" || len(ch) != 1 {
@@ -196,6 +202,11 @@ func TestAuthenticateAndUniqueUsername(t *testing.T) {
 			var ce *models.ConflictError
 			if err := st.Create(ctx, dup); !errors.As(err, &ce) || ce.Field != "username" {
 				t.Fatalf("duplicate username: %v", err)
+			}
+			// The refused create left no history entry behind (one statement on
+			// PostgreSQL, one transaction on SQLite).
+			if h, err := st.RecentHistory(ctx, 10); err != nil || len(h) != 1 || h[0].ObjectID != u.ID {
+				t.Fatalf("history after a refused create = %+v, %v", h, err)
 			}
 			if _, err := st.Authenticate(ctx, "MARIA", "correct horse"); err != nil {
 				t.Fatalf("login: %v", err)
