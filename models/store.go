@@ -96,7 +96,7 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 	}
 	now := Now()
 	rec.setMeta(0, 1, now, now)
-	if s.Dialect() == Postgres {
+	if _, ok := rec.(oneStatementCreate); ok && s.Dialect() == Postgres {
 		return s.changed(ctx, rec, "create", s.createOneStatement(ctx, rec, now))
 	}
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -107,6 +107,11 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 	})
 	return s.changed(ctx, rec, "create", err)
 }
+
+// oneStatementCreate marks models that may be created in one statement.
+// That statement bypasses GORM's create callbacks, so a model opts in only
+// while nothing hooks its creation (the indexer hooks documents').
+type oneStatementCreate interface{ createsInOneStatement() }
 
 // pgPlaceholder matches the bind variables GORM writes for PostgreSQL.
 var pgPlaceholder = regexp.MustCompile(`\$[0-9]+`)
