@@ -98,19 +98,24 @@ func (s *Server) requestLogger(c *fiber.Ctx) error {
 	if !c.Response().IsBodyStream() {
 		size = len(c.Response().Body())
 	}
-	attrs := []any{
-		"method", c.Method(), "route", route, "status", status,
-		"bytes", size, "latency_ms", float64(time.Since(start).Microseconds()) / 1000,
-		"ip", s.clientIP(c),
-	}
-	if p := principal(c); p != nil {
-		attrs = append(attrs, "user_id", p.UserID)
-	}
 	level := slog.LevelInfo
 	if status >= 500 {
 		level = slog.LevelError
 	}
-	log.Log(c.UserContext(), level, "request", attrs...)
+	if !log.Enabled(c.UserContext(), level) {
+		return nil
+	}
+	// Typed attributes: this line is written for every request.
+	attrs := make([]slog.Attr, 0, 8)
+	attrs = append(attrs,
+		slog.String("method", c.Method()), slog.String("route", route), slog.Int("status", status),
+		slog.Int("bytes", size), slog.Float64("latency_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("ip", s.clientIP(c)),
+	)
+	if p := principal(c); p != nil {
+		attrs = append(attrs, slog.Int64("user_id", p.UserID))
+	}
+	log.LogAttrs(c.UserContext(), level, "request", attrs...)
 	return nil
 }
 
