@@ -119,7 +119,8 @@ var pgPlaceholder = regexp.MustCompile(`\$[0-9]+`)
 // createOneStatement inserts rec and its history entry in one PostgreSQL
 // statement (the record's INSERT as a CTE feeding the history INSERT),
 // atomic on its own. The transaction it replaces cost four round trips
-// (BEGIN, two INSERTs, COMMIT); creates/s went up by half.
+// (BEGIN, two INSERTs, COMMIT); creates/s went from 1.7k to 4.5-5.9k in
+// the peers benchmark (docs/benchmarks.md).
 func (s *Store) createOneStatement(ctx context.Context, rec Entity, now time.Time) error {
 	// GORM writes the record's INSERT as it always would (columns, values,
 	// RETURNING "id"); its $n bind variables become ? again so that the
