@@ -117,7 +117,7 @@ func TestStoreCRUDVersionAndHistory(t *testing.T) {
 			}
 			created := h[2]
 			cc := created.ChangeMap()
-			if created.ObjectID != p.ID || created.ObjectRepr != "Lámpara" || *created.ActorID != 7 || created.ActorName != "ana" ||
+			if created.ObjectID != p.ID || created.ObjectRepr != "Lámpara" || created.ActorID == nil || *created.ActorID != 7 || created.ActorName != "ana" ||
 				string(cc["name"].New) != `"Lámpara"` || string(cc["price"].New) != "19.99" || string(cc["stock"].New) != "3" || cc["name"].Old != nil {
 				t.Fatalf("create entry = %+v", created)
 			}
