@@ -45,8 +45,13 @@ func (s *Server) initProd(ctx context.Context, bg context.Context) error {
 	if s.openapi, err = BuildOpenAPI(); err != nil {
 		return err
 	}
-	s.tracing, err = newTracing(ctx, s.cfg.Prod.OTLPEndpoint, s.db)
-	return err
+	if s.tracing, err = newTracing(ctx, s.cfg.Prod.OTLPEndpoint, s.db); err != nil {
+		return err
+	}
+	if s.tracing != nil {
+		s.store.Span = s.tracing.dbSpan(s.db.Dialector.Name())
+	}
+	return nil
 }
 
 // readyGauge evaluates readiness at scrape time.

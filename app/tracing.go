@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 	"gorm.io/gorm"
+
+	"tienda/models"
 )
 
 // tracing is OpenTelemetry, on only when OTEL_EXPORTER_OTLP_ENDPOINT is
@@ -73,6 +76,23 @@ func (t *tracing) middleware() fiber.Handler {
 		otelfiber.WithoutMetrics(true),
 		otelfiber.WithNext(func(c *fiber.Ctx) bool { return isOpsPath(c.Path()) }),
 	)
+}
+
+// dbSpan starts the spans of the statements the store runs without GORM,
+// named and tagged as instrumentDB names GORM's.
+func (t *tracing) dbSpan(system string) func(context.Context, string) (context.Context, func(error)) {
+	tracer := t.tp.Tracer("tienda/db")
+	return func(ctx context.Context, name string) (context.Context, func(error)) {
+		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("db.system", system)))
+		return ctx, func(err error) {
+			if err != nil && !errors.Is(err, models.ErrNotFound) {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "query failed")
+			}
+			span.End()
+		}
+	}
 }
 
 // instrumentDB adds a span around every GORM statement, as a child of the

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"sort"
 	"strings"
 	"testing"
@@ -260,6 +262,51 @@ func TestListTotalsAreCappedOrEstimated(t *testing.T) {
 						t.Fatalf("total %d (estimate %v, next %v): want a flagged estimate", page.Total, page.TotalIsEstimate, page.HasNext)
 					}
 				})
+			}
+		})
+	}
+}
+
+// Get reads products without GORM on PostgreSQL (direct.go): the record it
+// fills must be the one GORM's Take fills, field for field, and the
+// statement must reach tracing through Store.Span.
+func TestGetMatchesGORM(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			db := testdb.Open(t, d)
+			st := models.NewStore(db)
+			var spans []string
+			st.Span = func(ctx context.Context, name string) (context.Context, func(error)) {
+				return ctx, func(err error) { spans = append(spans, fmt.Sprintf("%s:%v", name, err)) }
+			}
+			ctx := context.Background()
+			p := &models.Product{Name: "Silla", Description: "de roble", Price: models.Cents(12345), Stock: 7}
+			if err := st.Create(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+			var got, want models.Product
+			if err := st.Get(ctx, &got, p.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Take(&want, p.ID).Error; err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) || got.Name != "Silla" || got.Price.String() != "123.45" {
+				t.Fatalf("Get = %+v, GORM = %+v", got, want)
+			}
+			// SQLite keeps whole seconds; PostgreSQL must give back the instant.
+			if d == models.Postgres && !got.CreatedAt.Equal(p.CreatedAt) {
+				t.Fatalf("created_at %v, created with %v", got.CreatedAt, p.CreatedAt)
+			}
+			if err := st.Get(ctx, &got, p.ID+1000); !errors.Is(err, models.ErrNotFound) {
+				t.Fatalf("missing product: %v", err)
+			}
+			wantSpans := []string{"db.query:<nil>", "db.query:" + models.ErrNotFound.Error()}
+			if d == models.SQLite {
+				wantSpans = nil // GORM's own callbacks serve SQLite
+			}
+			if !reflect.DeepEqual(spans, wantSpans) {
+				t.Fatalf("spans = %q, want %q", spans, wantSpans)
 			}
 		})
 	}

@@ -21,10 +21,10 @@ type Product struct {
 // LowStockThreshold is the stock level under which a product counts as low.
 const LowStockThreshold = 10
 
-func (p *Product) GetID() int64           { return p.ID }
-func (p *Product) GetVersion() int64      { return p.Version }
-func (p *Product) String() string         { return p.Name }
-func (p *Product) createsInOneStatement() {}
+func (p *Product) GetID() int64      { return p.ID }
+func (p *Product) GetVersion() int64 { return p.Version }
+func (p *Product) String() string    { return p.Name }
+func (p *Product) noGORMCallbacks()  {}
 func (p *Product) setMeta(id, version int64, created, updated time.Time) {
 	p.ID, p.Version, p.CreatedAt, p.UpdatedAt = id, version, created, updated
 }

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -67,6 +67,12 @@ type Store struct {
 	// business metrics with it). It runs after the commit, never inside
 	// the transaction, so readers cannot re-cache the old row.
 	OnChange func(ctx context.Context, objectType, action string)
+	// Span, when set, wraps each statement the store runs without GORM
+	// (direct.go), so that tracing sees them as it sees GORM's: it returns
+	// the span's context and the function that ends it.
+	Span func(ctx context.Context, name string) (context.Context, func(error))
+
+	reads sync.Map // reflect.Type -> *directRead
 }
 
 // NewStore wraps db.
@@ -79,6 +85,9 @@ func (s *Store) Dialect() string { return Dialect(s.DB) }
 
 // Get loads the record with id into dst (a pointer to a model).
 func (s *Store) Get(ctx context.Context, dst Entity, id int64) error {
+	if s.direct(dst) {
+		return s.getDirect(ctx, dst, id)
+	}
 	err := s.DB.WithContext(ctx).Take(dst, id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ErrNotFound
@@ -96,7 +105,7 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 	}
 	now := Now()
 	rec.setMeta(0, 1, now, now)
-	if _, ok := rec.(oneStatementCreate); ok && s.Dialect() == Postgres {
+	if s.direct(rec) {
 		return s.changed(ctx, rec, "create", s.createOneStatement(ctx, rec, now))
 	}
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
@@ -106,49 +115,6 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 		return s.log(ctx, tx, rec, "create", nil, rec)
 	})
 	return s.changed(ctx, rec, "create", err)
-}
-
-// oneStatementCreate marks models that may be created in one statement.
-// That statement bypasses GORM's create callbacks, so a model opts in only
-// while nothing hooks its creation (the indexer hooks documents').
-type oneStatementCreate interface{ createsInOneStatement() }
-
-// pgPlaceholder matches the bind variables GORM writes for PostgreSQL.
-var pgPlaceholder = regexp.MustCompile(`\$[0-9]+`)
-
-// createOneStatement inserts rec and its history entry in one PostgreSQL
-// statement (the record's INSERT as a CTE feeding the history INSERT),
-// atomic on its own. The transaction it replaces cost four round trips
-// (BEGIN, two INSERTs, COMMIT); creates/s went from 1.7k to 4.5-5.9k in
-// the peers benchmark (docs/benchmarks.md).
-func (s *Store) createOneStatement(ctx context.Context, rec Entity, now time.Time) error {
-	// GORM writes the record's INSERT as it always would (columns, values,
-	// RETURNING "id"); its $n bind variables become ? again so that the
-	// whole statement can be bound once more below, in order.
-	dry := s.DB.WithContext(ctx).Session(&gorm.Session{DryRun: true}).Omit("id").Create(rec)
-	if dry.Error != nil {
-		return fmt.Errorf("create %s: %w", typeName(rec), dry.Error)
-	}
-	e, err := newHistoryEntry(ctx, rec, "create", nil, rec)
-	if err != nil {
-		return err
-	}
-	insert := pgPlaceholder.ReplaceAllString(dry.Statement.SQL.String(), "?")
-	vars := append(dry.Statement.Vars,
-		e.ObjectType, e.ObjectRepr, e.Action, e.ActorID, e.ActorName, e.Source, e.Changes, e.Version, e.CreatedAt, e.UpdatedAt)
-	var id int64
-	err = s.DB.WithContext(ctx).Raw(`WITH rec AS (`+insert+`)
-INSERT INTO history (object_type, object_id, object_repr, action, actor_id, actor_name, source, changes, version, created_at, updated_at)
-SELECT ?, rec.id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM rec RETURNING object_id`, vars...).Scan(&id).Error
-	if err != nil {
-		// GORM's raw path returns the driver's error untranslated.
-		if t, ok := s.DB.Dialector.(gorm.ErrorTranslator); ok {
-			err = t.Translate(err)
-		}
-		return translate(err, rec, "create "+typeName(rec))
-	}
-	rec.setMeta(id, 1, now, now)
-	return nil
 }
 
 // updateHook lets a model act on its own change inside the update's
