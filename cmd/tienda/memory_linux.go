@@ -31,6 +31,13 @@ func releaseStartupPages() (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("find own executable: %w", err)
 	}
+	// Pages of a binary copied or built moments ago are still dirty in the
+	// page cache, and PAGEOUT cannot evict dirty pages: write them back
+	// first (nothing to do for a binary that has been on disk a while).
+	if exeFile, err := os.Open(exe); err == nil {
+		_ = exeFile.Sync() // best effort: without it the trim is smaller
+		exeFile.Close()
+	}
 	f, err := os.Open("/proc/self/maps")
 	if err != nil {
 		return 0, fmt.Errorf("read own mappings: %w", err)
