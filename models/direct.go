@@ -47,6 +47,10 @@ func (s *Store) readPlan(dst Entity) (*directRead, error) {
 	if err := stmt.Parse(dst); err != nil {
 		return nil, fmt.Errorf("schema of %s: %w", typeName(dst), err)
 	}
+	pk := stmt.Schema.PrioritizedPrimaryField
+	if pk == nil {
+		return nil, fmt.Errorf("schema of %s: no primary key", typeName(dst))
+	}
 	plan := &directRead{}
 	cols := make([]string, 0, len(stmt.Schema.Fields))
 	for _, f := range stmt.Schema.Fields {
@@ -57,7 +61,7 @@ func (s *Store) readPlan(dst Entity) (*directRead, error) {
 		plan.fields = append(plan.fields, f)
 	}
 	plan.sql = "SELECT " + strings.Join(cols, ", ") + " FROM " + stmt.Quote(stmt.Schema.Table) + " WHERE " +
-		stmt.Quote(stmt.Schema.PrioritizedPrimaryField.DBName) + " = $1"
+		stmt.Quote(pk.DBName) + " = $1"
 	s.reads.Store(t, plan)
 	return plan, nil
 }
