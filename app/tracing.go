@@ -83,16 +83,25 @@ func (t *tracing) middleware() fiber.Handler {
 func (t *tracing) dbSpan(system string) func(context.Context, string) (context.Context, func(error)) {
 	tracer := t.tp.Tracer("tienda/db")
 	return func(ctx context.Context, name string) (context.Context, func(error)) {
-		ctx, span := tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("db.system", system)))
-		return ctx, func(err error) {
-			if err != nil && !errors.Is(err, models.ErrNotFound) {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, "query failed")
-			}
-			span.End()
-		}
+		ctx, span := startDBSpan(ctx, tracer, name, system)
+		return ctx, func(err error) { endDBSpan(span, err) }
 	}
+}
+
+// startDBSpan and endDBSpan shape every database span alike, from GORM's
+// callbacks or from the store's direct statements.
+func startDBSpan(ctx context.Context, tracer trace.Tracer, name, system string) (context.Context, trace.Span) {
+	return tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", system)))
+}
+
+// endDBSpan ends span; a missing row is an answer, not a failure.
+func endDBSpan(span trace.Span, err error) {
+	if err != nil && !errors.Is(err, gorm.ErrRecordNotFound) && !errors.Is(err, models.ErrNotFound) {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, "query failed")
+	}
+	span.End()
 }
 
 // instrumentDB adds a span around every GORM statement, as a child of the
@@ -102,8 +111,7 @@ func (t *tracing) instrumentDB(db *gorm.DB) error {
 	const key = "otel:span"
 	before := func(op string) func(*gorm.DB) {
 		return func(tx *gorm.DB) {
-			ctx, span := tracer.Start(tx.Statement.Context, "db."+op, trace.WithSpanKind(trace.SpanKindClient),
-				trace.WithAttributes(attribute.String("db.system", tx.Dialector.Name())))
+			ctx, span := startDBSpan(tx.Statement.Context, tracer, "db."+op, tx.Dialector.Name())
 			tx.Statement.Context = ctx
 			tx.InstanceSet(key, span)
 		}
@@ -118,11 +126,7 @@ func (t *tracing) instrumentDB(db *gorm.DB) error {
 			return
 		}
 		span.SetAttributes(attribute.String("db.sql.table", tx.Statement.Table), attribute.Int64("db.rows_affected", tx.Statement.RowsAffected))
-		if tx.Error != nil && tx.Error != gorm.ErrRecordNotFound {
-			span.RecordError(tx.Error)
-			span.SetStatus(codes.Error, "query failed")
-		}
-		span.End()
+		endDBSpan(span, tx.Error)
 	}
 	cb := db.Callback()
 	for _, r := range []struct {
