@@ -22,13 +22,13 @@ import (
 // statement. Both are derived from GORM's own schema of the model, so there
 // is no second list of columns to keep in step.
 
-// direct marks models the store may read and create without GORM's
+// directModel marks models the store may read and create without GORM's
 // callbacks. A model opts in only while no callback hooks it: the indexer
 // hooks documents' creation and loading, tracing is served by Store.Span.
-type direct interface{ noGORMCallbacks() }
+type directModel interface{ noGORMCallbacks() }
 
 func (s *Store) direct(e Entity) bool {
-	_, ok := e.(direct)
+	_, ok := e.(directModel)
 	return ok && s.Dialect() == Postgres
 }
 
