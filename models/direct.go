@@ -15,11 +15,10 @@ import (
 )
 
 // The hottest statements of a model that nothing hooks skip GORM's
-// statement building and callback chain on PostgreSQL. In the peers
-// benchmark GORM's Take cost a product detail 51-68 µs of server CPU and
-// the direct read 39-42 µs, and PostgreSQL less too (26-28 µs against
-// 29-40 µs); a create went from a four-round-trip transaction to one
-// statement. Both are derived from GORM's own schema of the model, so there
+// statement building and callback chain on PostgreSQL. Under load GORM's
+// Take cost a product detail 51-68 µs of server CPU and the direct read
+// 41-51 µs (docs/benchmarks.md); a create went from a four-round-trip
+// transaction to one statement. Both are derived from GORM's own schema of the model, so there
 // is no second list of columns to keep in step.
 
 // directModel marks models the store may read and create without GORM's
