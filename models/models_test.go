@@ -269,7 +269,7 @@ func TestListTotalsAreCappedOrEstimated(t *testing.T) {
 
 // Get reads products without GORM on PostgreSQL (direct.go): the record it
 // fills must be the one GORM's Take fills, field for field, and the
-// statement must reach tracing through Store.Span.
+// statements (the create's too) must reach tracing through Store.Span.
 func TestGetMatchesGORM(t *testing.T) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d, func(t *testing.T) {
@@ -301,7 +301,8 @@ func TestGetMatchesGORM(t *testing.T) {
 			if err := st.Get(ctx, &got, p.ID+1000); !errors.Is(err, models.ErrNotFound) {
 				t.Fatalf("missing product: %v", err)
 			}
-			wantSpans := []string{"db.query:<nil>", "db.query:" + models.ErrNotFound.Error()}
+			// The create's statement, then the two reads.
+			wantSpans := []string{"db.query:<nil>", "db.query:<nil>", "db.query:" + models.ErrNotFound.Error()}
 			if d == models.SQLite {
 				wantSpans = nil // GORM's own callbacks serve SQLite
 			}

@@ -72,7 +72,8 @@ type Store struct {
 	// the span's context and the function that ends it.
 	Span func(ctx context.Context, name string) (context.Context, func(error))
 
-	reads sync.Map // reflect.Type -> *directRead
+	reads    sync.Map // reflect.Type -> *directRead
+	batchers sync.Map // reflect.Type -> *createBatcher
 }
 
 // NewStore wraps db.
@@ -106,7 +107,7 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 	now := Now()
 	rec.setMeta(0, 1, now, now)
 	if s.direct(rec) {
-		return s.changed(ctx, rec, "create", s.createOneStatement(ctx, rec, now))
+		return s.changed(ctx, rec, "create", s.createBatched(ctx, rec, now))
 	}
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit("id").Create(rec).Error; err != nil {

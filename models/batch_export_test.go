@@ -1,0 +1,40 @@
+package models
+
+import (
+	"context"
+	"reflect"
+)
+
+// WriteBatch writes recs as one batch, as concurrent creates would be,
+// with no validation first (so that a test can hand the database a record
+// it refuses), and returns each record's answer.
+func (s *Store) WriteBatch(ctxs []context.Context, recs []Entity) []error {
+	reqs := make([]*createReq, len(recs))
+	now := Now()
+	for i, rec := range recs {
+		rec.setMeta(0, 1, now, now)
+		e, err := newHistoryEntry(ctxs[i], rec, "create", nil, rec)
+		if err != nil {
+			panic(err)
+		}
+		reqs[i] = &createReq{ctx: ctxs[i], rec: rec, entry: e, now: now, done: make(chan error, 1)}
+	}
+	s.writeBatch(reqs)
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		errs[i] = <-r.done
+	}
+	return errs
+}
+
+// QueuedCreates is how many creates of rec's model wait for a batch.
+func (s *Store) QueuedCreates(rec Entity) int {
+	v, ok := s.batchers.Load(reflect.TypeOf(rec))
+	if !ok {
+		return 0
+	}
+	b := v.(*createBatcher)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.pending)
+}
