@@ -32,11 +32,60 @@ type createReq struct {
 	done  chan error
 }
 
-// createBatcher queues the creates of one model.
-type createBatcher struct {
+func (r *createReq) context() context.Context { return r.ctx }
+
+// queue gathers the requests that arrive while earlier ones are served,
+// for up to maxBatchesInFlight goroutines that serve them a batch at a time.
+type queue[R any] struct {
 	mu      sync.Mutex
-	pending []*createReq
-	running int // goroutines writing batches, at most maxBatchesInFlight
+	pending []R
+	running int
+}
+
+// add queues r, and starts a goroutine to serve the queue with serve
+// unless enough are running already.
+func (q *queue[R]) add(r R, serve func([]R)) {
+	q.mu.Lock()
+	q.pending = append(q.pending, r)
+	start := q.running < maxBatchesInFlight
+	if start {
+		q.running++
+	}
+	q.mu.Unlock()
+	if start {
+		go q.drain(serve)
+	}
+}
+
+// drain serves what is queued, a batch at a time, until the queue is empty.
+func (q *queue[R]) drain(serve func([]R)) {
+	for {
+		q.mu.Lock()
+		n := min(len(q.pending), maxBatchRows)
+		if n == 0 {
+			q.running--
+			q.mu.Unlock()
+			return
+		}
+		batch := make([]R, n)
+		copy(batch, q.pending)
+		q.pending = append(q.pending[:0], q.pending[n:]...)
+		q.mu.Unlock()
+		serve(batch)
+	}
+}
+
+// len is how many requests wait for a batch.
+func (q *queue[R]) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.pending)
+}
+
+// queueOf is the queue of model t in m, made on first use.
+func queueOf[R any](m *sync.Map, t reflect.Type) *queue[R] {
+	v, _ := m.LoadOrStore(t, &queue[R]{})
+	return v.(*queue[R])
 }
 
 // createBatched creates rec, and its history entry, in a statement it may
@@ -52,38 +101,8 @@ func (s *Store) createBatched(ctx context.Context, rec Entity, now time.Time) (e
 		defer func() { end(err) }()
 	}
 	req := &createReq{ctx: ctx, rec: rec, entry: e, now: now, done: make(chan error, 1)}
-	v, _ := s.batchers.LoadOrStore(reflect.TypeOf(rec), &createBatcher{})
-	b := v.(*createBatcher)
-	b.mu.Lock()
-	b.pending = append(b.pending, req)
-	start := b.running < maxBatchesInFlight
-	if start {
-		b.running++
-	}
-	b.mu.Unlock()
-	if start {
-		go s.writeBatches(b)
-	}
+	queueOf[*createReq](&s.creates, reflect.TypeOf(rec)).add(req, s.writeBatch)
 	return <-req.done
-}
-
-// writeBatches writes what is queued, a batch at a time, until the queue
-// is empty.
-func (s *Store) writeBatches(b *createBatcher) {
-	for {
-		b.mu.Lock()
-		n := min(len(b.pending), maxBatchRows)
-		if n == 0 {
-			b.running--
-			b.mu.Unlock()
-			return
-		}
-		batch := make([]*createReq, n)
-		copy(batch, b.pending)
-		b.pending = append(b.pending[:0], b.pending[n:]...)
-		b.mu.Unlock()
-		s.writeBatch(batch)
-	}
 }
 
 // writeBatch answers every request of batch. A request whose caller has
@@ -122,11 +141,11 @@ func (s *Store) writeBatch(batch []*createReq) {
 // cancellation stops the others' records, and its deadline is the latest
 // of theirs (none if one of them has none). Its values (correlation id
 // for the query log) are the first request's.
-func batchContext(reqs []*createReq) (context.Context, context.CancelFunc) {
-	ctx := context.WithoutCancel(reqs[0].ctx)
+func batchContext[R interface{ context() context.Context }](reqs []R) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(reqs[0].context())
 	var latest time.Time
 	for _, r := range reqs {
-		d, ok := r.ctx.Deadline()
+		d, ok := r.context().Deadline()
 		if !ok {
 			return context.WithCancel(ctx)
 		}

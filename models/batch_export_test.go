@@ -29,12 +29,10 @@ func (s *Store) WriteBatch(ctxs []context.Context, recs []Entity) []error {
 
 // QueuedCreates is how many creates of rec's model wait for a batch.
 func (s *Store) QueuedCreates(rec Entity) int {
-	v, ok := s.batchers.Load(reflect.TypeOf(rec))
-	if !ok {
-		return 0
-	}
-	b := v.(*createBatcher)
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return len(b.pending)
+	return queueOf[*createReq](&s.creates, reflect.TypeOf(rec)).len()
+}
+
+// QueuedReads is how many reads of rec's model wait for a batch.
+func (s *Store) QueuedReads(rec Entity) int {
+	return queueOf[*readReq](&s.reads, reflect.TypeOf(rec)).len()
 }

@@ -15,17 +15,20 @@ import (
 	"tienda/models/testdb"
 )
 
-// statementLog counts the shared create statements (models/batch.go) and
-// the rows each wrote.
+// statementLog records the successful statements that start with prefix,
+// and the rows each wrote or read.
 type statementLog struct {
 	logger.Interface
-	mu   sync.Mutex
-	rows []int64
+	prefix string
+	mu     sync.Mutex
+	sqls   []string
+	rows   []int64
 }
 
 func (l *statementLog) Trace(ctx context.Context, begin time.Time, fc func() (string, int64), err error) {
-	if sql, rows := fc(); strings.HasPrefix(sql, "WITH rec AS") && err == nil {
+	if sql, rows := fc(); strings.HasPrefix(sql, l.prefix) && err == nil {
 		l.mu.Lock()
+		l.sqls = append(l.sqls, sql)
 		l.rows = append(l.rows, rows)
 		l.mu.Unlock()
 	}
@@ -42,7 +45,7 @@ func TestConcurrentCreatesKeepTheirOwnRecords(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			db := testdb.Open(t, d)
 			st := models.NewStore(db)
-			log := &statementLog{Interface: db.Logger}
+			log := &statementLog{Interface: db.Logger, prefix: "WITH rec AS"}
 			db.Logger = log
 			ctx := context.Background()
 			var release func()
@@ -168,4 +171,91 @@ func containsPostgres() bool {
 		}
 	}
 	return false
+}
+
+// Concurrent reads by id each get their own record, or ErrNotFound, when
+// they share a statement: on PostgreSQL the reads queued behind a locked
+// table are answered by shared statements once the lock goes.
+func TestConcurrentReadsGetTheirOwnRecords(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			db := testdb.Open(t, d)
+			st := models.NewStore(db)
+			ctx := context.Background()
+			var stored []*models.Product
+			for i := range 20 {
+				p := &models.Product{Name: fmt.Sprintf("Lámpara %02d", i), Price: models.Cents(int64(1000 + i)), Stock: int64(i)}
+				if err := st.Create(ctx, p); err != nil {
+					t.Fatal(err)
+				}
+				stored = append(stored, p)
+			}
+			log := &statementLog{Interface: db.Logger, prefix: "SELECT"}
+			db.Logger = log
+			var release func()
+			if d == models.Postgres {
+				lock := db.Begin()
+				if err := lock.Exec("LOCK TABLE products IN ACCESS EXCLUSIVE MODE").Error; err != nil {
+					t.Fatal(err)
+				}
+				release = func() { lock.Rollback() }
+				defer release()
+			}
+			// Each stored product three times, and ids that do not exist. SQLite
+			// keeps whole seconds, so only PostgreSQL's created_at is compared.
+			const n = 80
+			got := make([]models.Product, n)
+			errs := make([]error, n)
+			want := func(i int) *models.Product {
+				if i%4 == 3 {
+					return nil
+				}
+				return stored[i%len(stored)]
+			}
+			var wg sync.WaitGroup
+			for i := range n {
+				id := int64(1_000_000 + i)
+				if p := want(i); p != nil {
+					id = p.ID
+				}
+				wg.Go(func() { errs[i] = st.Get(ctx, &got[i], id) })
+			}
+			if release != nil {
+				deadline := time.Now().Add(10 * time.Second)
+				for st.QueuedReads(&models.Product{}) < n-4 {
+					if time.Now().After(deadline) {
+						t.Fatalf("queued reads = %d, want %d", st.QueuedReads(&models.Product{}), n-4)
+					}
+					time.Sleep(time.Millisecond)
+				}
+				release()
+			}
+			wg.Wait()
+			for i := range n {
+				p := want(i)
+				if p == nil {
+					if !errors.Is(errs[i], models.ErrNotFound) {
+						t.Fatalf("read %d of a missing id: %+v, %v", i, got[i], errs[i])
+					}
+					continue
+				}
+				if errs[i] != nil || got[i].ID != p.ID || got[i].Name != p.Name || got[i].Price != p.Price ||
+					got[i].Stock != p.Stock || got[i].Version != 1 || (d == models.Postgres && !got[i].CreatedAt.Equal(p.CreatedAt)) {
+					t.Fatalf("read %d = %+v, %v; want %+v", i, got[i], errs[i], p)
+				}
+			}
+			if d != models.Postgres {
+				return
+			}
+			shared := 0
+			for _, sql := range log.sqls {
+				if strings.Contains(sql, "= ANY(") {
+					shared++
+				}
+			}
+			if shared == 0 || len(log.sqls) >= n {
+				t.Fatalf("%d statements for %d reads, %d shared", len(log.sqls), n, shared)
+			}
+		})
+	}
 }

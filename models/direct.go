@@ -19,8 +19,9 @@ import (
 // statement building and callback chain on PostgreSQL. Under load GORM's
 // Take cost a product detail 51-68 µs of server CPU and the direct read
 // 41-51 µs (docs/benchmarks.md); a create went from a four-round-trip
-// transaction to one statement. Both are derived from GORM's own schema of the model, so there
-// is no second list of columns to keep in step.
+// transaction to one statement. Concurrent reads and creates share
+// statements (batch.go). All are derived from GORM's own schema of the
+// model, so there is no second list of columns to keep in step.
 
 // directModel marks models the store may read and create without GORM's
 // callbacks. A model opts in only while no callback hooks it: the indexer
@@ -32,15 +33,17 @@ func (s *Store) direct(e Entity) bool {
 	return ok && s.Dialect() == Postgres
 }
 
-// directRead is a model's read-by-id statement and the fields it fills.
+// directRead is a model's read-by-id statements and the fields they fill.
 type directRead struct {
-	sql    string
+	one    string // WHERE id = $1
+	many   string // WHERE id = ANY($1)
 	fields []*schema.Field
+	pk     int // the primary key's index in fields
 }
 
 func (s *Store) readPlan(dst Entity) (*directRead, error) {
 	t := reflect.TypeOf(dst)
-	if p, ok := s.reads.Load(t); ok {
+	if p, ok := s.plans.Load(t); ok {
 		return p.(*directRead), nil
 	}
 	stmt := &gorm.Statement{DB: s.DB}
@@ -51,53 +54,164 @@ func (s *Store) readPlan(dst Entity) (*directRead, error) {
 	if pk == nil {
 		return nil, fmt.Errorf("schema of %s: no primary key", typeName(dst))
 	}
-	plan := &directRead{}
+	plan := &directRead{pk: -1}
 	cols := make([]string, 0, len(stmt.Schema.Fields))
 	for _, f := range stmt.Schema.Fields {
 		if f.DBName == "" || !f.Readable {
 			continue
 		}
+		if f == pk {
+			plan.pk = len(plan.fields)
+		}
 		cols = append(cols, stmt.Quote(f.DBName))
 		plan.fields = append(plan.fields, f)
 	}
-	plan.sql = "SELECT " + strings.Join(cols, ", ") + " FROM " + stmt.Quote(stmt.Schema.Table) + " WHERE " +
-		stmt.Quote(pk.DBName) + " = $1"
-	s.reads.Store(t, plan)
+	if plan.pk < 0 {
+		return nil, fmt.Errorf("schema of %s: primary key not readable", typeName(dst))
+	}
+	from := "SELECT " + strings.Join(cols, ", ") + " FROM " + stmt.Quote(stmt.Schema.Table) + " WHERE " + stmt.Quote(pk.DBName)
+	plan.one, plan.many = from+" = $1", from+" = ANY($1)"
+	s.plans.Store(t, plan)
 	return plan, nil
 }
 
-// getDirect loads the record with id into dst with one prepared statement.
+// dests points at the fields of rec that plan's columns fill.
+func (plan *directRead) dests(ctx context.Context, rec Entity) []any {
+	rv := reflect.ValueOf(rec).Elem()
+	dests := make([]any, len(plan.fields))
+	for i, f := range plan.fields {
+		dests[i] = f.ReflectValueOf(ctx, rv).Addr().Interface()
+	}
+	return dests
+}
+
+// readReq is one read by id waiting for its batch.
+type readReq struct {
+	ctx  context.Context
+	dst  Entity
+	id   int64
+	done chan error
+}
+
+func (r *readReq) context() context.Context { return r.ctx }
+
+// getDirect loads the record with id into dst, in a statement it may share
+// with other reads of the same model (batch.go).
 func (s *Store) getDirect(ctx context.Context, dst Entity, id int64) (err error) {
-	plan, err := s.readPlan(dst)
-	if err != nil {
-		return err
-	}
-	db, err := s.DB.DB()
-	if err != nil {
-		return fmt.Errorf("get %s %d: %w", typeName(dst), id, err)
-	}
 	if s.Span != nil {
 		var end func(error)
 		ctx, end = s.Span(ctx, "db.query")
 		defer func() { end(err) }()
 	}
-	begin := time.Now()
-	rv := reflect.ValueOf(dst).Elem()
-	dests := make([]any, len(plan.fields))
-	for i, f := range plan.fields {
-		dests[i] = f.ReflectValueOf(ctx, rv).Addr().Interface()
+	req := &readReq{ctx: ctx, dst: dst, id: id, done: make(chan error, 1)}
+	queueOf[*readReq](&s.reads, reflect.TypeOf(dst)).add(req, s.readBatch)
+	return <-req.done
+}
+
+// readBatch answers every request of batch: one alone with the prepared
+// read of one row, several with one statement for all their ids.
+func (s *Store) readBatch(batch []*readReq) {
+	live := make([]*readReq, 0, len(batch))
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err
+			continue
+		}
+		live = append(live, r)
 	}
-	err = db.QueryRowContext(ctx, plan.sql, id).Scan(dests...)
+	switch len(live) {
+	case 0:
+		return
+	case 1:
+		live[0].done <- s.readOne(live[0].ctx, live[0].dst, live[0].id)
+		return
+	}
+	ctx, cancel := batchContext(live)
+	defer cancel()
+	errs := s.readMany(ctx, live)
+	for i, r := range live {
+		r.done <- errs[i]
+	}
+}
+
+// readOne loads the record with id into dst with one prepared statement.
+func (s *Store) readOne(ctx context.Context, dst Entity, id int64) error {
+	plan, db, err := s.readPlanAndDB(dst)
+	if err != nil {
+		return err
+	}
+	begin := time.Now()
+	err = db.QueryRowContext(ctx, plan.one, id).Scan(plan.dests(ctx, dst)...)
 	if errors.Is(err, sql.ErrNoRows) {
-		s.DB.Logger.Trace(ctx, begin, func() (string, int64) { return plan.sql, 0 }, gorm.ErrRecordNotFound)
+		s.DB.Logger.Trace(ctx, begin, func() (string, int64) { return plan.one, 0 }, gorm.ErrRecordNotFound)
 		return ErrNotFound
 	}
-	s.DB.Logger.Trace(ctx, begin, func() (string, int64) { return plan.sql, 1 }, err)
-	switch {
-	case err != nil:
+	s.DB.Logger.Trace(ctx, begin, func() (string, int64) { return plan.one, 1 }, err)
+	if err != nil {
 		return fmt.Errorf("get %s %d: %w", typeName(dst), id, err)
 	}
 	return nil
+}
+
+// readMany loads the records of reqs (all of one model) with one statement
+// and returns each request's answer.
+func (s *Store) readMany(ctx context.Context, reqs []*readReq) []error {
+	errs := make([]error, len(reqs))
+	fail := func(err error) []error {
+		for i := range errs {
+			errs[i] = fmt.Errorf("get %s %d: %w", typeName(reqs[i].dst), reqs[i].id, err)
+		}
+		return errs
+	}
+	plan, db, err := s.readPlanAndDB(reqs[0].dst)
+	if err != nil {
+		return fail(err)
+	}
+	ids := make([]int64, len(reqs))
+	for i, r := range reqs {
+		ids[i] = r.id
+	}
+	begin := time.Now()
+	rows, err := db.QueryContext(ctx, plan.many, ids)
+	if err != nil {
+		s.DB.Logger.Trace(ctx, begin, func() (string, int64) { return plan.many, 0 }, err)
+		return fail(err)
+	}
+	defer rows.Close()
+	found := make(map[int64]Entity, len(reqs))
+	for rows.Next() {
+		rec := newLike(reqs[0].dst)
+		if err := rows.Scan(plan.dests(ctx, rec)...); err != nil {
+			return fail(err)
+		}
+		found[plan.fields[plan.pk].ReflectValueOf(ctx, reflect.ValueOf(rec).Elem()).Int()] = rec
+	}
+	err = rows.Err()
+	s.DB.Logger.Trace(ctx, begin, func() (string, int64) { return plan.many, int64(len(found)) }, err)
+	if err != nil {
+		return fail(err)
+	}
+	for i, r := range reqs {
+		rec, ok := found[r.id]
+		if !ok {
+			errs[i] = ErrNotFound
+			continue
+		}
+		reflect.ValueOf(r.dst).Elem().Set(reflect.ValueOf(rec).Elem())
+	}
+	return errs
+}
+
+func (s *Store) readPlanAndDB(dst Entity) (*directRead, *sql.DB, error) {
+	plan, err := s.readPlan(dst)
+	if err != nil {
+		return nil, nil, err
+	}
+	db, err := s.DB.DB()
+	if err != nil {
+		return nil, nil, fmt.Errorf("get %s: %w", typeName(dst), err)
+	}
+	return plan, db, nil
 }
 
 // historyColumns are the history table's columns that a create fills, in

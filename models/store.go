@@ -72,8 +72,9 @@ type Store struct {
 	// the span's context and the function that ends it.
 	Span func(ctx context.Context, name string) (context.Context, func(error))
 
-	reads    sync.Map // reflect.Type -> *directRead
-	batchers sync.Map // reflect.Type -> *createBatcher
+	plans   sync.Map // reflect.Type -> *directRead
+	reads   sync.Map // reflect.Type -> *queue[*readReq]
+	creates sync.Map // reflect.Type -> *queue[*createReq]
 }
 
 // NewStore wraps db.
