@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -25,6 +26,8 @@ type resource[T any, PT interface {
 	writable []string
 	// filters parses the list's extra query parameters into a scope.
 	filters func(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error)
+	// lists coalesces identical list requests (coalesce.go).
+	lists *coalescer
 	// afterWrite runs after a successful create, update or delete (e.g. to
 	// index a document or invalidate caches).
 	afterWrite func(c *fiber.Ctx, action string, rec PT)
@@ -109,13 +112,20 @@ func (r *resource[T, PT]) list(c *fiber.Ctx) error {
 	if len(q) > 200 {
 		return errValidation(map[string]string{"q": "must be at most 200 characters"})
 	}
-	out, err := models.List[T](c.UserContext(), r.s.store.DB, r.spec, models.ListParams{
-		Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered,
+	params := models.ListParams{Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered}
+	encode := c.App().Config().JSONEncoder
+	body, err := r.lists.do(c.UserContext(), normalizedQuery(c), func(ctx context.Context) ([]byte, error) {
+		out, err := models.List[T](ctx, r.s.store.DB, r.spec, params)
+		if err != nil {
+			return nil, err
+		}
+		return encode(out)
 	})
 	if err != nil {
 		return err
 	}
-	return c.JSON(out)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+	return c.Send(body)
 }
 
 func (r *resource[T, PT]) load(c *fiber.Ctx) (PT, error) {
@@ -241,6 +251,7 @@ func (r *resource[T, PT]) after(c *fiber.Ctx, action string, rec PT) {
 
 // mount registers the resource's routes on g (relative to r.path).
 func (r *resource[T, PT]) mount(g fiber.Router, prefix string) {
+	r.lists = newCoalescer()
 	g.Get(prefix, r.s.cached(r.kind, r.list))
 	g.Post(prefix, r.create)
 	g.Get(prefix+"/:id", r.s.cached(r.kind, r.get))

@@ -71,15 +71,19 @@ func permClass(p *Principal) string {
 
 // cacheKey hashes everything the response depends on.
 func cacheKey(kind, gen, class string, c *fiber.Ctx) string {
-	q, err := url.ParseQuery(string(c.Request().URI().QueryString()))
-	norm := ""
-	if err == nil {
-		norm = q.Encode() // sorted by key
-	} else {
-		norm = "raw:" + string(c.Request().URI().QueryString())
-	}
-	h := sha256.Sum256([]byte(kind + "\x00" + gen + "\x00" + class + "\x00" + c.Path() + "\x00" + norm))
+	h := sha256.Sum256([]byte(kind + "\x00" + gen + "\x00" + class + "\x00" + c.Path() + "\x00" + normalizedQuery(c)))
 	return "cache:resp:" + kind + ":" + hex.EncodeToString(h[:16])
+}
+
+// normalizedQuery is the request's query with its parameters sorted, so
+// that the same question asked in another order is the same key.
+func normalizedQuery(c *fiber.Ctx) string {
+	raw := string(c.Request().URI().QueryString())
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "raw:" + raw
+	}
+	return q.Encode()
 }
 
 // entry layout: ETag, newline, body.
