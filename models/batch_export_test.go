@@ -27,12 +27,14 @@ func (s *Store) WriteBatch(ctxs []context.Context, recs []Entity) []error {
 	return errs
 }
 
-// QueuedCreates is how many creates of rec's model wait for a batch.
-func (s *Store) QueuedCreates(rec Entity) int {
-	return queueOf[*createReq](&s.creates, reflect.TypeOf(rec)).len()
+// QueuedCreates is how many creates of rec's model wait for a batch, and
+// how many are in the batch being written.
+func (s *Store) QueuedCreates(rec Entity) (waiting, serving int) {
+	return queueOf[*createReq](&s.creates, reflect.TypeOf(rec)).size()
 }
 
-// QueuedReads is how many reads of rec's model wait for a batch.
-func (s *Store) QueuedReads(rec Entity) int {
-	return queueOf[*readReq](&s.reads, reflect.TypeOf(rec)).len()
+// QueuedReads is how many reads of rec's model wait for a batch, and how
+// many are in the batch being read.
+func (s *Store) QueuedReads(rec Entity) (waiting, serving int) {
+	return queueOf[*readReq](&s.reads, reflect.TypeOf(rec)).size()
 }

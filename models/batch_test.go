@@ -67,14 +67,8 @@ func TestConcurrentCreatesKeepTheirOwnRecords(t *testing.T) {
 				wg.Go(func() { errs[i] = st.Create(actx, products[i]) })
 			}
 			if release != nil {
-				// Four statements wait on the lock; the rest queue behind them.
-				deadline := time.Now().Add(10 * time.Second)
-				for st.QueuedCreates(products[0]) < n-4 {
-					if time.Now().After(deadline) {
-						t.Fatalf("queued creates = %d, want %d", st.QueuedCreates(products[0]), n-4)
-					}
-					time.Sleep(time.Millisecond)
-				}
+				// A statement waits on the lock; the rest queue behind it.
+				waitQueued(t, func() (int, int) { return st.QueuedCreates(products[0]) }, n)
 				release()
 			}
 			wg.Wait()
@@ -164,6 +158,23 @@ func TestBatchWithARefusedRecord(t *testing.T) {
 	}
 }
 
+// waitQueued waits until all n requests are in the queue: waiting for a
+// batch or in the one being served, which a table lock holds up.
+func waitQueued(t *testing.T, size func() (waiting, serving int), n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		waiting, serving := size()
+		if waiting+serving == n && waiting > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests waiting and %d being served, want %d in all", waiting, serving, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func containsPostgres() bool {
 	for _, d := range testdb.Dialects() {
 		if d == models.Postgres {
@@ -221,13 +232,7 @@ func TestConcurrentReadsGetTheirOwnRecords(t *testing.T) {
 				wg.Go(func() { errs[i] = st.Get(ctx, &got[i], id) })
 			}
 			if release != nil {
-				deadline := time.Now().Add(10 * time.Second)
-				for st.QueuedReads(&models.Product{}) < n-4 {
-					if time.Now().After(deadline) {
-						t.Fatalf("queued reads = %d, want %d", st.QueuedReads(&models.Product{}), n-4)
-					}
-					time.Sleep(time.Millisecond)
-				}
+				waitQueued(t, func() (int, int) { return st.QueuedReads(&models.Product{}) }, n)
 				release()
 			}
 			wg.Wait()
