@@ -2,7 +2,10 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"net/http"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -191,4 +194,85 @@ func TestCoalescer(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) { c.run(t, newCoalescer()) })
 	}
+}
+
+// Through the real server, many clients asking for the same list pages
+// (in either parameter order) while a writer creates products: every
+// answer is a well-formed page, and the writer's list request right after
+// each create shows that product, even when it shares its answer.
+func TestConcurrentListsSeeEarlierWrites(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, func(c *Config) { c.Prod.RateRead = Rate{N: 1 << 30, Window: time.Minute} })
+		token := ts.staffToken("lister")
+		base := ts.listen()
+		client := &http.Client{Timeout: 10 * time.Second}
+		defer client.CloseIdleConnections()
+		get := func(path string, v any) int {
+			req, _ := http.NewRequest("GET", base+path, nil)
+			req.Header.Set("Authorization", token)
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Error(err)
+				return 0
+			}
+			defer resp.Body.Close()
+			if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+				t.Errorf("GET %s: %v", path, err)
+			}
+			return resp.StatusCode
+		}
+		for i := range 30 {
+			if r := ts.do("POST", "/api/v1/products", map[string]any{"name": fmt.Sprintf("Base %02d", i), "price": 1}, "Authorization", token); r.Status != 201 {
+				t.Fatalf("seed: %d %s", r.Status, r.Body)
+			}
+		}
+		stop := make(chan struct{})
+		var readers sync.WaitGroup
+		var pages atomic.Int64
+		// The last is also the writer's question.
+		paths := []string{"/api/v1/products?page=1&page_size=20", "/api/v1/products?page_size=20&page=1", "/api/v1/products?page=2&page_size=20",
+			"/api/v1/products?sort=-id&page_size=5&page=1"}
+		for i := range 16 {
+			readers.Go(func() {
+				for j := 0; ; j++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					var page struct {
+						Items []map[string]any `json:"items"`
+						Total int              `json:"total"`
+					}
+					if st := get(paths[(i+j)%len(paths)], &page); st != 200 || page.Total < 30 || len(page.Items) == 0 {
+						t.Errorf("list: status %d, %d items of %d", st, len(page.Items), page.Total)
+						return
+					}
+					pages.Add(1)
+				}
+			})
+		}
+		for i := range 20 {
+			name := fmt.Sprintf("Nuevo %02d", i)
+			if r := ts.do("POST", "/api/v1/products", map[string]any{"name": name, "price": 2}, "Authorization", token); r.Status != 201 {
+				t.Fatalf("create: %d %s", r.Status, r.Body)
+			}
+			var page struct {
+				Items []struct {
+					Name string `json:"name"`
+				} `json:"items"`
+			}
+			// The writer's own list, asked of the same key as other clients.
+			get("/api/v1/products?page=1&page_size=5&sort=-id", &page)
+			if len(page.Items) == 0 || page.Items[0].Name != name {
+				t.Fatalf("list right after creating %q starts with %+v", name, page.Items)
+			}
+		}
+		close(stop)
+		readers.Wait()
+		client.CloseIdleConnections()
+		if pages.Load() == 0 {
+			t.Fatal("no list answered")
+		}
+	})
 }
