@@ -16,11 +16,12 @@ import (
 // is written at once, alone, so a quiet server answers as fast as before.
 
 const (
-	// maxBatchRows bounds one statement (19 bind variables a product row).
+	// maxBatchRows bounds one statement (17 bind variables a product row,
+	// far under PostgreSQL's 65,535).
 	maxBatchRows = 64
 	// maxBatchesInFlight is how many statements of one queue may run at
 	// once. One makes the biggest batches, hence the fewest round trips:
-	// in the peers harness (32 connections, 2 vCPUs) details went from
+	// with the peers' wrk script (32 connections, 2 vCPUs) details went from
 	// 10.5-10.8k/s with 8 in flight, 12.6-13.1k with 4 and 11.5-15.9k with
 	// 2 to 16.6-17.4k with 1, and their p99 from 11 to 6.5 ms; creates
 	// from 2.9-3.2k/s (8) to 5.6-5.8k (1). A slow statement holds up the
