@@ -29,16 +29,42 @@ const (
 	maxBatchesInFlight = 1
 )
 
+// waiter is a request in a queue: its caller's context, and where its
+// answer goes.
+type waiter struct {
+	ctx  context.Context
+	done chan error
+}
+
+func newWaiter(ctx context.Context) waiter { return waiter{ctx: ctx, done: make(chan error, 1)} }
+
+func (w *waiter) waiting() *waiter { return w }
+
+// queued is what a queue holds.
+type queued interface{ waiting() *waiter }
+
+// stillWaiting answers the requests of batch whose callers have given up
+// with their context's error, and returns the others.
+func stillWaiting[R queued](batch []R) []R {
+	live := make([]R, 0, len(batch))
+	for _, r := range batch {
+		w := r.waiting()
+		if err := w.ctx.Err(); err != nil {
+			w.done <- err
+			continue
+		}
+		live = append(live, r)
+	}
+	return live
+}
+
 // createReq is one record waiting for its create.
 type createReq struct {
-	ctx   context.Context
+	waiter
 	rec   Entity
 	entry HistoryEntry
 	now   time.Time
-	done  chan error
 }
-
-func (r *createReq) context() context.Context { return r.ctx }
 
 // queue gathers the requests that arrive while earlier ones are served,
 // for up to maxBatchesInFlight goroutines that serve them a batch at a time.
@@ -111,7 +137,7 @@ func (s *Store) createBatched(ctx context.Context, rec Entity, now time.Time) (e
 		ctx, end = s.Span(ctx, "db.query")
 		defer func() { end(err) }()
 	}
-	req := &createReq{ctx: ctx, rec: rec, entry: e, now: now, done: make(chan error, 1)}
+	req := &createReq{waiter: newWaiter(ctx), rec: rec, entry: e, now: now}
 	queueOf[*createReq](&s.creates, reflect.TypeOf(rec)).add(req, s.writeBatch)
 	return <-req.done
 }
@@ -121,14 +147,7 @@ func (s *Store) createBatched(ctx context.Context, rec Entity, now time.Time) (e
 // database refuses fails them all), each record is written alone, so
 // that only the refused one fails, with its own error.
 func (s *Store) writeBatch(batch []*createReq) {
-	live := make([]*createReq, 0, len(batch))
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-			continue
-		}
-		live = append(live, r)
-	}
+	live := stillWaiting(batch)
 	switch len(live) {
 	case 0:
 		return
@@ -152,11 +171,11 @@ func (s *Store) writeBatch(batch []*createReq) {
 // cancellation stops the others' records, and its deadline is the latest
 // of theirs (none if one of them has none). Its values (correlation id
 // for the query log) are the first request's.
-func batchContext[R interface{ context() context.Context }](reqs []R) (context.Context, context.CancelFunc) {
-	ctx := context.WithoutCancel(reqs[0].context())
+func batchContext[R queued](reqs []R) (context.Context, context.CancelFunc) {
+	ctx := context.WithoutCancel(reqs[0].waiting().ctx)
 	var latest time.Time
 	for _, r := range reqs {
-		d, ok := r.context().Deadline()
+		d, ok := r.waiting().ctx.Deadline()
 		if !ok {
 			return context.WithCancel(ctx)
 		}

@@ -17,7 +17,7 @@ func (s *Store) WriteBatch(ctxs []context.Context, recs []Entity) []error {
 		if err != nil {
 			panic(err)
 		}
-		reqs[i] = &createReq{ctx: ctxs[i], rec: rec, entry: e, now: now, done: make(chan error, 1)}
+		reqs[i] = &createReq{waiter: newWaiter(ctxs[i]), rec: rec, entry: e, now: now}
 	}
 	s.writeBatch(reqs)
 	errs := make([]error, len(reqs))

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
 	"tienda/models"
@@ -50,11 +51,7 @@ func TestConcurrentCreatesKeepTheirOwnRecords(t *testing.T) {
 			ctx := context.Background()
 			var release func()
 			if d == models.Postgres {
-				lock := db.Begin()
-				if err := lock.Exec("LOCK TABLE products IN SHARE ROW EXCLUSIVE MODE").Error; err != nil {
-					t.Fatal(err)
-				}
-				release = func() { lock.Rollback() }
+				release = lockProducts(t, db, "SHARE ROW EXCLUSIVE")
 				defer release()
 			}
 			products := make([]*models.Product, n)
@@ -158,6 +155,17 @@ func TestBatchWithARefusedRecord(t *testing.T) {
 	}
 }
 
+// lockProducts locks the products table in mode until release is called
+// (more than once is fine).
+func lockProducts(t *testing.T, db *gorm.DB, mode string) (release func()) {
+	t.Helper()
+	lock := db.Begin()
+	if err := lock.Exec("LOCK TABLE products IN " + mode + " MODE").Error; err != nil {
+		t.Fatal(err)
+	}
+	return func() { lock.Rollback() }
+}
+
 // waitQueued waits until all n requests are in the queue: waiting for a
 // batch or in the one being served, which a table lock holds up.
 func waitQueued(t *testing.T, size func() (waiting, serving int), n int) {
@@ -205,11 +213,7 @@ func TestConcurrentReadsGetTheirOwnRecords(t *testing.T) {
 			db.Logger = log
 			var release func()
 			if d == models.Postgres {
-				lock := db.Begin()
-				if err := lock.Exec("LOCK TABLE products IN ACCESS EXCLUSIVE MODE").Error; err != nil {
-					t.Fatal(err)
-				}
-				release = func() { lock.Rollback() }
+				release = lockProducts(t, db, "ACCESS EXCLUSIVE")
 				defer release()
 			}
 			// Each stored product three times, and ids that do not exist. SQLite

@@ -87,13 +87,10 @@ func (plan *directRead) dests(ctx context.Context, rec Entity) []any {
 
 // readReq is one read by id waiting for its batch.
 type readReq struct {
-	ctx  context.Context
-	dst  Entity
-	id   int64
-	done chan error
+	waiter
+	dst Entity
+	id  int64
 }
-
-func (r *readReq) context() context.Context { return r.ctx }
 
 // getDirect loads the record with id into dst, in a statement it may share
 // with other reads of the same model (batch.go).
@@ -103,7 +100,7 @@ func (s *Store) getDirect(ctx context.Context, dst Entity, id int64) (err error)
 		ctx, end = s.Span(ctx, "db.query")
 		defer func() { end(err) }()
 	}
-	req := &readReq{ctx: ctx, dst: dst, id: id, done: make(chan error, 1)}
+	req := &readReq{waiter: newWaiter(ctx), dst: dst, id: id}
 	queueOf[*readReq](&s.reads, reflect.TypeOf(dst)).add(req, s.readBatch)
 	return <-req.done
 }
@@ -111,14 +108,7 @@ func (s *Store) getDirect(ctx context.Context, dst Entity, id int64) (err error)
 // readBatch answers every request of batch: one alone with the prepared
 // read of one row, several with one statement for all their ids.
 func (s *Store) readBatch(batch []*readReq) {
-	live := make([]*readReq, 0, len(batch))
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.done <- err
-			continue
-		}
-		live = append(live, r)
-	}
+	live := stillWaiting(batch)
 	switch len(live) {
 	case 0:
 		return
