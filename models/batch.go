@@ -2,9 +2,12 @@ package models
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Creates of a direct model on PostgreSQL that arrive while earlier ones
@@ -143,9 +146,11 @@ func (s *Store) createBatched(ctx context.Context, rec Entity, now time.Time) (e
 }
 
 // writeBatch answers every request of batch. A request whose caller has
-// given up is left out; when the shared statement fails (one record the
-// database refuses fails them all), each record is written alone, so
-// that only the refused one fails, with its own error.
+// given up is left out. When PostgreSQL refuses the shared statement (one
+// record it refuses fails them all), each record is written alone, so
+// that only the refused one fails, with its own error. Any other failure
+// (a lost connection, a timeout) is every record's answer: the statement
+// may have committed, and writing the records again could store them twice.
 func (s *Store) writeBatch(batch []*createReq) {
 	live := stillWaiting(batch)
 	switch len(live) {
@@ -159,12 +164,20 @@ func (s *Store) writeBatch(batch []*createReq) {
 	err := s.insertWithHistory(ctx, live)
 	cancel()
 	for _, r := range live {
-		if err != nil {
+		if refused(err) {
 			r.done <- s.insertWithHistory(r.ctx, []*createReq{r})
 			continue
 		}
-		r.done <- nil
+		r.done <- err
 	}
+}
+
+// refused reports whether err is PostgreSQL's answer that it did not run
+// a statement (so nothing of it was committed).
+func refused(err error) bool {
+	var pgErr *pgconn.PgError
+	var conflict *ConflictError
+	return errors.As(err, &pgErr) || errors.As(err, &conflict)
 }
 
 // batchContext is the context of a shared statement: no one caller's
