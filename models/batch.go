@@ -128,6 +128,15 @@ func queueOf[R any](m *sync.Map, t reflect.Type) *queue[R] {
 	return v.(*queue[R])
 }
 
+// span starts the tracing span of a statement the store runs without
+// GORM (a no-op without tracing).
+func (s *Store) span(ctx context.Context) (context.Context, func(error)) {
+	if s.Span == nil {
+		return ctx, func(error) {}
+	}
+	return s.Span(ctx, "db.query")
+}
+
 // createBatched creates rec, and its history entry, in a statement it may
 // share with other creates of the same model.
 func (s *Store) createBatched(ctx context.Context, rec Entity, now time.Time) (err error) {
@@ -135,11 +144,8 @@ func (s *Store) createBatched(ctx context.Context, rec Entity, now time.Time) (e
 	if err != nil {
 		return err
 	}
-	if s.Span != nil {
-		var end func(error)
-		ctx, end = s.Span(ctx, "db.query")
-		defer func() { end(err) }()
-	}
+	ctx, end := s.span(ctx)
+	defer func() { end(err) }()
 	req := &createReq{waiter: newWaiter(ctx), rec: rec, entry: e, now: now}
 	queueOf[*createReq](&s.creates, reflect.TypeOf(rec)).add(req, s.writeBatch)
 	return <-req.done

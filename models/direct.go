@@ -95,11 +95,8 @@ type readReq struct {
 // getDirect loads the record with id into dst, in a statement it may share
 // with other reads of the same model (batch.go).
 func (s *Store) getDirect(ctx context.Context, dst Entity, id int64) (err error) {
-	if s.Span != nil {
-		var end func(error)
-		ctx, end = s.Span(ctx, "db.query")
-		defer func() { end(err) }()
-	}
+	ctx, end := s.span(ctx)
+	defer func() { end(err) }()
 	req := &readReq{waiter: newWaiter(ctx), dst: dst, id: id}
 	queueOf[*readReq](&s.reads, reflect.TypeOf(dst)).add(req, s.readBatch)
 	return <-req.done
