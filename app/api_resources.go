@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,8 +25,6 @@ type resource[T any, PT interface {
 	writable []string
 	// filters parses the list's extra query parameters into a scope.
 	filters func(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error)
-	// lists coalesces identical list requests (coalesce.go).
-	lists *coalescer
 	// afterWrite runs after a successful create, update or delete (e.g. to
 	// index a document or invalidate caches).
 	afterWrite func(c *fiber.Ctx, action string, rec PT)
@@ -113,19 +110,11 @@ func (r *resource[T, PT]) list(c *fiber.Ctx) error {
 		return errValidation(map[string]string{"q": "must be at most 200 characters"})
 	}
 	params := models.ListParams{Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered}
-	encode := c.App().Config().JSONEncoder
-	body, err := r.lists.do(c.UserContext(), normalizedQuery(c), func(ctx context.Context) ([]byte, error) {
-		out, err := models.List[T](ctx, r.s.store.DB, r.spec, params)
-		if err != nil {
-			return nil, err
-		}
-		return encode(out)
-	})
+	out, err := models.List[T](c.UserContext(), r.s.store.DB, r.spec, params)
 	if err != nil {
 		return err
 	}
-	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-	return c.Send(body)
+	return c.JSON(out)
 }
 
 func (r *resource[T, PT]) load(c *fiber.Ctx) (PT, error) {
@@ -251,7 +240,6 @@ func (r *resource[T, PT]) after(c *fiber.Ctx, action string, rec PT) {
 
 // mount registers the resource's routes on g (relative to r.path).
 func (r *resource[T, PT]) mount(g fiber.Router, prefix string) {
-	r.lists = newCoalescer()
 	g.Get(prefix, r.s.cached(r.kind, r.list))
 	g.Post(prefix, r.create)
 	g.Get(prefix+"/:id", r.s.cached(r.kind, r.get))

@@ -118,9 +118,11 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
 
-		// Request values must not alias fasthttp's reused buffers once
-		// handlers keep them (goroutines, caches, the history).
-		Immutable: false,
+		// Values from Params, Query, Get, FormValue and Body are copies:
+		// fasthttp reuses its buffers once a handler returns, and values
+		// kept by goroutines, stream writers, caches and the history would
+		// otherwise change under them.
+		Immutable: true,
 	})
 	if err := s.routes(); err != nil {
 		s.Close()

@@ -93,11 +93,6 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 	if !cfg.Production() {
 		fmt.Fprintf(e.stdout, "\nTienda is running: open %s\n%s\nStop with Ctrl+C.\n\n", url, login)
 	}
-	if n, err := releaseStartupPages(); err != nil {
-		log.Warn("could not release start-up pages of the executable", "error", err)
-	} else {
-		log.Debug("released start-up pages of the executable", "bytes", n)
-	}
 	if e.ready != nil {
 		e.ready(addr.String())
 	}
