@@ -10,6 +10,7 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"tienda/app/web"
 	"tienda/models"
 )
 
@@ -78,7 +79,7 @@ func TestAdminAPIKeysLifecycle(t *testing.T) {
 			if tc.body != "" {
 				body = tc.body
 			}
-			r := ts.do(tc.method, "/api/v1/products", body, HeaderAPIKey, keys[tc.scope])
+			r := ts.do(tc.method, "/api/v1/products", body, web.HeaderAPIKey, keys[tc.scope])
 			if r.Status != tc.want {
 				t.Errorf("%s key %s: %d, want %d: %s", tc.scope, tc.method, r.Status, tc.want, r.Body)
 			}
@@ -127,7 +128,7 @@ func TestAdminAPIKeysLifecycle(t *testing.T) {
 		if !strings.Contains(text(cd.Find("article.confirm-card")), "Are you sure you want to revoke") {
 			t.Fatalf("no confirmation: %q", text(cd.Find("main")))
 		}
-		if r := ts.do("GET", "/api/v1/products", nil, HeaderAPIKey, keys[models.ScopeReadOnly]); r.Status != http.StatusOK {
+		if r := ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, keys[models.ScopeReadOnly]); r.Status != http.StatusOK {
 			t.Fatalf("key refused before confirming: %d", r.Status)
 		}
 		done := b.post(action, url.Values{"confirm": {"yes"}})
@@ -143,10 +144,10 @@ func TestAdminAPIKeysLifecycle(t *testing.T) {
 		if text(revoked.Find("td.key-revoked")) == "—" || revoked.Find("td.key-actions button").Length() != 0 {
 			t.Errorf("revoked row: %q", text(revoked))
 		}
-		if r := ts.do("GET", "/api/v1/products", nil, HeaderAPIKey, keys[models.ScopeReadOnly]); r.Status != http.StatusUnauthorized {
+		if r := ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, keys[models.ScopeReadOnly]); r.Status != http.StatusUnauthorized {
 			t.Errorf("revoked key: %d, want 401", r.Status)
 		}
-		if r := ts.do("GET", "/api/v1/products", nil, HeaderAPIKey, keys[models.ScopeReadWrite]); r.Status != http.StatusOK {
+		if r := ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, keys[models.ScopeReadWrite]); r.Status != http.StatusOK {
 			t.Errorf("other key after revoking: %d, want 200", r.Status)
 		}
 
@@ -259,7 +260,7 @@ func TestAdminAPIKeysCSRFAndOwnership(t *testing.T) {
 				wantStatus(t, tc.b.post(tc.path, tc.form), tc.want)
 			})
 		}
-		if r := ts.do("GET", "/api/v1/products", nil, HeaderAPIKey, anaKey); r.Status != http.StatusOK {
+		if r := ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, anaKey); r.Status != http.StatusOK {
 			t.Fatalf("ana's key after refused revocations: %d", r.Status)
 		}
 		keys, err := ts.store.ListAPIKeys(context.Background(), 0)
@@ -291,7 +292,7 @@ func TestAdminAPIKeysCSRFAndOwnership(t *testing.T) {
 			t.Fatalf("confirmation does not name the owner: %q", got)
 		}
 		wantStatus(t, root.post(revoke("ana's key"), url.Values{"confirm": {"yes"}}), http.StatusSeeOther)
-		if r := ts.do("GET", "/api/v1/products", nil, HeaderAPIKey, anaKey); r.Status != http.StatusUnauthorized {
+		if r := ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, anaKey); r.Status != http.StatusUnauthorized {
 			t.Fatalf("ana's key after a superuser revoked it: %d, want 401", r.Status)
 		}
 		// Revoking twice is harmless.

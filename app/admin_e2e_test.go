@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -216,7 +217,7 @@ func TestAdminInBrowser(t *testing.T) {
 	if err := ts.store.DB.Where("name = ?", "Lámpara E2E").Take(&p).Error; err != nil {
 		t.Fatal(err)
 	}
-	objURL := base + "/admin/products/" + itoa(p.ID)
+	objURL := base + "/admin/products/" + strconv.FormatInt(p.ID, 10)
 	step("edit", chromedp.Navigate(objURL), chromedp.WaitVisible(chromedp.CSS("#id_stock")),
 		chromedp.SetValue(chromedp.CSS("#id_stock"), "9"),
 		chromedp.Click(chromedp.CSS(`button[name="_continue"]`)),
@@ -226,8 +227,8 @@ func TestAdminInBrowser(t *testing.T) {
 	// A second session (another member of staff) saves first.
 	other := ts.browser()
 	other.login("ana", pw)
-	ver := parse(t, other.get("/admin/products/"+itoa(p.ID))).Find(`input[name="version"]`).AttrOr("value", "")
-	resp := other.post("/admin/products/"+itoa(p.ID), url.Values{"version": {ver}, "name": {"Lámpara E2E"}, "price": {"15.00"}, "stock": {"9"}})
+	ver := parse(t, other.get("/admin/products/"+strconv.FormatInt(p.ID, 10))).Find(`input[name="version"]`).AttrOr("value", "")
+	resp := other.post("/admin/products/"+strconv.FormatInt(p.ID, 10), url.Values{"version": {ver}, "name": {"Lámpara E2E"}, "price": {"15.00"}, "stock": {"9"}})
 	if resp.Status != 303 {
 		t.Fatalf("second session save: %d", resp.Status)
 	}

@@ -16,6 +16,8 @@ import (
 
 	"github.com/PuerkitoBio/goquery"
 
+	"tienda/app/adminpanel"
+	"tienda/app/config"
 	"tienda/models"
 )
 
@@ -54,20 +56,20 @@ func TestAdminLoginAndSession(t *testing.T) {
 		for _, f := range fails {
 			resp := b.post("/admin/login", url.Values{"username": {f.user}, "password": {f.pw}})
 			wantStatus(t, resp, http.StatusUnauthorized)
-			if msg := text(parse(t, resp).Find("#login-error")); msg != loginFailed {
+			if msg := text(parse(t, resp).Find("#login-error")); msg != adminpanel.LoginFailed {
 				t.Fatalf("%s: message %q", f.name, msg)
 			}
 		}
 		resp = b.post("/admin/login", url.Values{"username": {""}, "password": {""}})
 		wantStatus(t, resp, http.StatusUnprocessableEntity)
 
-		before := b.cookies[sessionCookie].Value
+		before := b.cookies[adminpanel.SessionCookie].Value
 		resp = b.post("/admin/login", url.Values{"username": {"ana"}, "password": {pw}, "next": {"/admin/products?q=lamp"}})
 		wantStatus(t, resp, http.StatusSeeOther)
 		if location(resp) != "/admin/products?q=lamp" {
 			t.Fatalf("after login: %q", location(resp))
 		}
-		sc := b.cookies[sessionCookie]
+		sc := b.cookies[adminpanel.SessionCookie]
 		if sc.Value == before {
 			t.Fatal("session id was not rotated at sign-in")
 		}
@@ -76,7 +78,7 @@ func TestAdminLoginAndSession(t *testing.T) {
 		}
 		// The old, pre-login session id gives nothing.
 		old := ts.browser()
-		old.cookies[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: before}
+		old.cookies[adminpanel.SessionCookie] = &http.Cookie{Name: adminpanel.SessionCookie, Value: before}
 		wantStatus(t, old.get("/admin/"), http.StatusSeeOther)
 
 		resp = b.get("/admin/")
@@ -86,17 +88,17 @@ func TestAdminLoginAndSession(t *testing.T) {
 			t.Fatalf("dashboard: %s", text(d.Find("main")))
 		}
 
-		loggedIn := b.cookies[sessionCookie].Value
+		loggedIn := b.cookies[adminpanel.SessionCookie].Value
 		resp = b.post("/admin/logout", nil)
 		wantStatus(t, resp, http.StatusSeeOther)
 		if location(resp) != "/admin/login?logged_out=1" {
 			t.Fatalf("logout to %q", location(resp))
 		}
-		if _, still := b.cookies[sessionCookie]; still {
+		if _, still := b.cookies[adminpanel.SessionCookie]; still {
 			t.Fatal("session cookie not cleared")
 		}
 		replay := ts.browser()
-		replay.cookies[sessionCookie] = &http.Cookie{Name: sessionCookie, Value: loggedIn}
+		replay.cookies[adminpanel.SessionCookie] = &http.Cookie{Name: adminpanel.SessionCookie, Value: loggedIn}
 		wantStatus(t, replay.get("/admin/"), http.StatusSeeOther)
 	})
 }
@@ -129,13 +131,13 @@ func TestAdminLoginNextOnlyLocal(t *testing.T) {
 }
 
 func TestAdminSecureCookieBehindTrustedProxy(t *testing.T) {
-	ts := newTestServer(t, models.SQLite, func(c *Config) { c.TrustedProxies = []string{"0.0.0.0/0"} })
+	ts := newTestServer(t, models.SQLite, func(c *config.Config) { c.TrustedProxies = []string{"0.0.0.0/0"} })
 	pw := ts.createUser("ana", true, false)
 	b := ts.browser()
 	b.header.Set("X-Forwarded-Proto", "https")
 	b.header.Set("Referer", "https://example.com/admin/login")
 	b.login("ana", pw)
-	if c := b.cookies[sessionCookie]; c == nil || !c.Secure {
+	if c := b.cookies[adminpanel.SessionCookie]; c == nil || !c.Secure {
 		t.Fatalf("session cookie over HTTPS is not Secure: %+v", c)
 	}
 	// An untrusted peer cannot claim HTTPS.
@@ -145,7 +147,7 @@ func TestAdminSecureCookieBehindTrustedProxy(t *testing.T) {
 	b2.header.Set("X-Forwarded-Proto", "https")
 	b2.header.Set("Referer", "https://example.com/admin/login")
 	b2.login("ana", pw2)
-	if c := b2.cookies[sessionCookie]; c == nil || c.Secure {
+	if c := b2.cookies[adminpanel.SessionCookie]; c == nil || c.Secure {
 		t.Fatalf("X-Forwarded-Proto from an untrusted peer was honoured: %+v", c)
 	}
 }
@@ -824,7 +826,7 @@ func TestAdminHtmxGetsOnlyTheList(t *testing.T) {
 // any instance can serve a signed-in user.
 func TestAdminSessionsInRedis(t *testing.T) {
 	redisURL := redisURL(t)
-	one := newTestServer(t, models.SQLite, func(c *Config) { c.RedisURL = redisURL })
+	one := newTestServer(t, models.SQLite, func(c *config.Config) { c.RedisURL = redisURL })
 	pw := one.createUser("ana", true, false)
 	b := one.browser()
 	b.login("ana", pw)
@@ -878,9 +880,9 @@ func TestAdminSessionTimeouts(t *testing.T) {
 		ts := newTestServer(t, dialect)
 		b := ts.signedIn("ana", false)
 		wantStatus(t, b.get("/admin/"), 200)
-		sid := b.cookies[sessionCookie].Value
-		if b.cookies[sessionCookie].MaxAge != int(sessionIdle.Seconds()) {
-			t.Fatalf("cookie max-age %d", b.cookies[sessionCookie].MaxAge)
+		sid := b.cookies[adminpanel.SessionCookie].Value
+		if b.cookies[adminpanel.SessionCookie].MaxAge != int(adminpanel.SessionIdle.Seconds()) {
+			t.Fatalf("cookie max-age %d", b.cookies[adminpanel.SessionCookie].MaxAge)
 		}
 		var row struct {
 			Value     []byte
@@ -889,7 +891,7 @@ func TestAdminSessionTimeouts(t *testing.T) {
 		if err := ts.store.DB.Table("kv").Where("key = ?", "sess:"+sid).Take(&row).Error; err != nil {
 			t.Fatalf("session row: %v", err)
 		}
-		if left := time.Until(time.Unix(row.ExpiresAt, 0)); left < sessionIdle-time.Minute || left > sessionIdle+time.Minute {
+		if left := time.Until(time.Unix(row.ExpiresAt, 0)); left < adminpanel.SessionIdle-time.Minute || left > adminpanel.SessionIdle+time.Minute {
 			t.Fatalf("idle expiry in %s", left)
 		}
 		// Age the sign-in past the absolute timeout.
@@ -897,7 +899,7 @@ func TestAdminSessionTimeouts(t *testing.T) {
 		if err := gob.NewDecoder(bytes.NewReader(row.Value)).Decode(&data); err != nil {
 			t.Fatalf("decode session: %v", err)
 		}
-		data[sessLoginAt] = time.Now().Add(-sessionAbsolute - time.Minute).Unix()
+		data[adminpanel.SessionLoginAt] = time.Now().Add(-adminpanel.SessionAbsolute - time.Minute).Unix()
 		var buf bytes.Buffer
 		if err := gob.NewEncoder(&buf).Encode(&data); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"tienda/app/config"
 	"tienda/models"
 	"tienda/models/testdb"
 )
@@ -19,9 +20,9 @@ func apiBenchServer(b *testing.B, n int) (*testServer, string) {
 	dialects := testdb.Dialects()
 	// The handlers' own cost: no rate limits to refuse the load, no
 	// response cache to answer for them (app/bench_test.go measures those).
-	ts := newTestServer(b, dialects[len(dialects)-1], func(c *Config) {
+	ts := newTestServer(b, dialects[len(dialects)-1], func(c *config.Config) {
 		c.LogLevel = "warn"
-		c.Prod.RateAuth, c.Prod.RateRead, c.Prod.RateWrite = Rate{}, Rate{}, Rate{}
+		c.Prod.RateAuth, c.Prod.RateRead, c.Prod.RateWrite = config.Rate{}, config.Rate{}, config.Rate{}
 		c.Prod.CacheTTL = 0
 	})
 	if _, err := ts.store.Seed(b.Context(), n, 0); err != nil {

@@ -14,6 +14,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"tienda/app/auth"
+	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 	"tienda/models/testdb"
 )
@@ -386,7 +389,7 @@ func TestDocumentsAPI(t *testing.T) {
 
 // noAuthRateLimit leaves login attempts to the login throttle alone (the
 // per-client rate limit on auth endpoints has tests of its own).
-func noAuthRateLimit(c *Config) { c.Prod.RateAuth = Rate{} }
+func noAuthRateLimit(c *config.Config) { c.Prod.RateAuth = config.Rate{} }
 
 func TestAuthFlows(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
@@ -445,7 +448,7 @@ func TestAuthFlows(t *testing.T) {
 		if r.Status != 200 {
 			t.Fatalf("refresh: %d %s", r.Status, r.Body)
 		}
-		var next TokenPair
+		var next auth.TokenPair
 		r.JSON(t, &next)
 		if next.RefreshToken == pair.RefreshToken {
 			t.Fatal("refresh did not rotate")
@@ -472,16 +475,16 @@ func TestBearerTokenChecks(t *testing.T) {
 	ts := newTestServer(t, models.SQLite)
 	pw := ts.createUser("gina", true, false)
 	good := ts.login("gina", pw)
-	key := ts.srv.tokens.key
-	claims := func(edit func(*Claims)) *Claims {
+	key := auth.SigningKey(ts.srv.cfg.SecretKey)
+	claims := func(edit func(*auth.Claims)) *auth.Claims {
 		now := time.Now()
-		c := &Claims{Type: typAccess, Username: "gina", Staff: true}
-		c.Issuer, c.Audience, c.Subject, c.ID = jwtIssuer, jwt.ClaimStrings{jwtAudience}, "1", "x"
+		c := &auth.Claims{Type: auth.TypAccess, Username: "gina", Staff: true}
+		c.Issuer, c.Audience, c.Subject, c.ID = auth.Issuer, jwt.ClaimStrings{auth.Audience}, "1", "x"
 		c.IssuedAt, c.ExpiresAt = jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(time.Minute))
 		edit(c)
 		return c
 	}
-	sign := func(m jwt.SigningMethod, k any, c *Claims) string {
+	sign := func(m jwt.SigningMethod, k any, c *auth.Claims) string {
 		s, err := jwt.NewWithClaims(m, c).SignedString(k)
 		if err != nil {
 			t.Fatal(err)
@@ -495,15 +498,15 @@ func TestBearerTokenChecks(t *testing.T) {
 		{"missing", ""},
 		{"garbage", "Bearer not-a-jwt"},
 		{"wrong scheme", "Basic " + good.AccessToken},
-		{"alg none", "Bearer " + sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(func(*Claims) {}))},
-		{"HS512", "Bearer " + sign(jwt.SigningMethodHS512, key, claims(func(*Claims) {}))},
-		{"wrong key", "Bearer " + sign(jwt.SigningMethodHS256, []byte("another-key-another-key-another-key"), claims(func(*Claims) {}))},
-		{"expired", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Minute)) }))},
-		{"wrong issuer", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *Claims) { c.Issuer = "evil" }))},
-		{"wrong audience", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"other"} }))},
-		{"no subject", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *Claims) { c.Subject = "" }))},
-		{"no jti", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *Claims) { c.ID = "" }))},
-		{"refresh type", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *Claims) { c.Type = typRefresh }))},
+		{"alg none", "Bearer " + sign(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, claims(func(*auth.Claims) {}))},
+		{"HS512", "Bearer " + sign(jwt.SigningMethodHS512, key, claims(func(*auth.Claims) {}))},
+		{"wrong key", "Bearer " + sign(jwt.SigningMethodHS256, []byte("another-key-another-key-another-key"), claims(func(*auth.Claims) {}))},
+		{"expired", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-time.Minute)) }))},
+		{"wrong issuer", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Issuer = "evil" }))},
+		{"wrong audience", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Audience = jwt.ClaimStrings{"other"} }))},
+		{"no subject", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Subject = "" }))},
+		{"no jti", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.ID = "" }))},
+		{"refresh type", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Type = auth.TypRefresh }))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -518,7 +521,7 @@ func TestBearerTokenChecks(t *testing.T) {
 	}
 	// The same claims, correctly signed, pass: the cases above fail for
 	// the one reason each names.
-	ok := "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(*Claims) {}))
+	ok := "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(*auth.Claims) {}))
 	if r := ts.do("GET", "/api/v1/products", nil, "Authorization", ok); r.Status != 200 {
 		t.Fatalf("control token: %d %s", r.Status, r.Body)
 	}
@@ -657,17 +660,17 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 // (the database, or Redis when TEST_REDIS_URL is set): failures counted by
 // one instance lock the account on the other.
 func TestThrottleSharedAcrossInstances(t *testing.T) {
-	stores := map[string]func(*Config){"database": func(*Config) {}}
+	stores := map[string]func(*config.Config){"database": func(*config.Config) {}}
 	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
-		prefix := "test-shared-" + newID() + ":" // one namespace for both instances
-		stores["redis"] = func(c *Config) { c.RedisURL, c.Prod.RedisPrefix = url, prefix }
+		prefix := "test-shared-" + web.NewID() + ":" // one namespace for both instances
+		stores["redis"] = func(c *config.Config) { c.RedisURL, c.Prod.RedisPrefix = url, prefix }
 	}
 	for name, edit := range stores {
 		t.Run(name, func(t *testing.T) {
 			db := testdb.Open(t, models.SQLite)
 			a := newTestServerOn(t, db, edit, noAuthRateLimit)
 			b := newTestServerOn(t, db, edit, noAuthRateLimit)
-			user := "user" + newID()[:8] // Redis keeps counts between runs
+			user := "user" + web.NewID()[:8] // Redis keeps counts between runs
 			pw := a.createUser(user, true, false)
 			for i := range 5 {
 				srv := a

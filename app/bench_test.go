@@ -12,6 +12,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"tienda/app/api"
+	"tienda/app/auth"
+	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 	"tienda/models/testdb"
 )
@@ -24,12 +28,12 @@ import (
 
 // benchServer is a server with n products and a staff token; edit adjusts
 // its configuration (limits are lifted so that they never refuse).
-func benchServer(b *testing.B, n int, edit ...func(*Config)) (*testServer, string, int64) {
+func benchServer(b *testing.B, n int, edit ...func(*config.Config)) (*testServer, string, int64) {
 	b.Helper()
-	ts := newTestServer(b, "sqlite", append([]func(*Config){func(c *Config) {
-		c.Prod.RateRead = Rate{N: 1 << 30, Window: time.Minute}
-		c.Prod.RateWrite = Rate{N: 1 << 30, Window: time.Minute}
-		c.Prod.RateAuth = Rate{N: 1 << 30, Window: time.Minute}
+	ts := newTestServer(b, "sqlite", append([]func(*config.Config){func(c *config.Config) {
+		c.Prod.RateRead = config.Rate{N: 1 << 30, Window: time.Minute}
+		c.Prod.RateWrite = config.Rate{N: 1 << 30, Window: time.Minute}
+		c.Prod.RateAuth = config.Rate{N: 1 << 30, Window: time.Minute}
 	}}, edit...)...)
 	token := ts.staffToken("bench")
 	ctx := context.Background()
@@ -79,20 +83,20 @@ func BenchmarkStackDetailGET(b *testing.B) {
 		cache time.Duration
 	}{{"full_stack_cached", time.Minute}, {"full_stack_uncached", 0}} {
 		b.Run(tc.name, func(b *testing.B) {
-			ts, token, id := benchServer(b, 100, func(c *Config) { c.Prod.CacheTTL = tc.cache })
+			ts, token, id := benchServer(b, 100, func(c *config.Config) { c.Prod.CacheTTL = tc.cache })
 			serve(b, ts.srv.app.Handler(), fmt.Sprintf("/api/v1/products/%d", id), token, 200)
 		})
 	}
 	b.Run("bare_handler", func(b *testing.B) {
 		ts, token, id := benchServer(b, 100)
-		products := &resource[models.Product, *models.Product]{
-			s: ts.srv, kind: "product", title: "Product", path: "/api/v1/products", spec: models.ProductList,
+		products := &api.Resource[models.Product, *models.Product]{
+			Store: ts.srv.store, Kind: "product", Title: "Product", Path: "/api/v1/products", Spec: models.ProductList,
 		}
 		bare := fiber.New(fiber.Config{DisableStartupMessage: true})
 		bare.Get("/api/v1/products/:id", func(c *fiber.Ctx) error {
-			c.Locals(localAuth, &Principal{UserID: 1, Staff: true})
+			web.SetPrincipal(c, &web.Principal{UserID: 1, Staff: true})
 			return c.Next()
-		}, products.get)
+		}, products.Get)
 		serve(b, bare.Handler(), fmt.Sprintf("/api/v1/products/%d", id), token, 200)
 	})
 }
@@ -104,7 +108,7 @@ func BenchmarkListGET(b *testing.B) {
 		cache time.Duration
 	}{{"cached", time.Minute}, {"uncached", 0}} {
 		b.Run(tc.name, func(b *testing.B) {
-			ts, token, _ := benchServer(b, 2000, func(c *Config) { c.Prod.CacheTTL = tc.cache })
+			ts, token, _ := benchServer(b, 2000, func(c *config.Config) { c.Prod.CacheTTL = tc.cache })
 			serve(b, ts.srv.app.Handler(), "/api/v1/products?page=3&sort=name&q=Product", token, 200)
 		})
 	}
@@ -119,9 +123,9 @@ func BenchmarkNginx(b *testing.B) {
 	cfg := testConfig()
 	cfg.RedisURL = redisURL(b)
 	cfg.TrustedProxies = []string{"127.0.0.1"}
-	cfg.Prod.RateRead = Rate{N: 1 << 30, Window: time.Minute}
-	cfg.Prod.RateAuth = Rate{N: 1 << 30, Window: time.Minute}
-	cfg.Prod.RedisPrefix = "tienda-bench-" + newID() + ":"
+	cfg.Prod.RateRead = config.Rate{N: 1 << 30, Window: time.Minute}
+	cfg.Prod.RateAuth = config.Rate{N: 1 << 30, Window: time.Minute}
+	cfg.Prod.RedisPrefix = "tienda-bench-" + web.NewID() + ":"
 	db, dsn := testdb.OpenURL(b, testdb.Dialects()[len(testdb.Dialects())-1])
 	store := models.NewStore(db)
 	price, _ := models.ParseMoney("5.00")
@@ -138,8 +142,8 @@ func BenchmarkNginx(b *testing.B) {
 	}
 	a := startInstance(b, cfg, dsn)
 	second := startInstance(b, cfg, dsn)
-	tokens := NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
-	access, _, err := tokens.sign(u, typAccess, "fam", newID(), time.Hour)
+	tokens := auth.NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL)
+	access, _, err := tokens.Sign(u, auth.TypAccess, "fam", web.NewID(), time.Hour)
 	if err != nil {
 		b.Fatal(err)
 	}

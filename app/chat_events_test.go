@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"tienda/app/config"
 	"time"
 )
 
@@ -84,7 +85,7 @@ func (f *fakeNATS) messages() []natsMsg {
 
 func TestDocumentIndexedPublishedToNATS(t *testing.T) {
 	nats := startFakeNATS(t)
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.Chat.NATSURL = nats.url() })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.Chat.NATSURL = nats.url() })
 	auth := ts.staffToken("ana")
 	id := ts.createIndexedDoc(auth, "Return policy", lampDoc)
 	var got natsMsg
@@ -115,7 +116,7 @@ func TestNATSURLConfig(t *testing.T) {
 		ok  bool
 	}{{"", true}, {"nats://127.0.0.1:4222", true}, {"tls://nats.example.com:4222", true}, {"http://x", false}}
 	for _, tc := range cases {
-		_, err := LoadConfig(func(k string) string {
+		_, err := config.Load(func(k string) string {
 			if k == "NATS_URL" {
 				return tc.val
 			}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"tienda/app/chat/openaitest"
+	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 )
 
@@ -227,7 +229,7 @@ func TestChatBadInput(t *testing.T) {
 
 func TestChatDailyTokenBudget(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		ts := newTestServer(t, dialect, func(c *Config) { c.Chat.DailyTokenBudget = 10 })
+		ts := newTestServer(t, dialect, func(c *config.Config) { c.Chat.DailyTokenBudget = 10 })
 		auth := ts.staffToken("ana")
 		if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "what is the return policy?"}, "Authorization", auth); r.Status != 200 {
 			t.Fatalf("first chat: %d %s", r.Status, r.Body)
@@ -254,7 +256,7 @@ func TestChatBudgetConfig(t *testing.T) {
 		budget int64
 	}{{"", true, 0}, {"0", true, 0}, {"50000", true, 50000}, {"-1", false, 0}, {"lots", false, 0}}
 	for _, tc := range cases {
-		cfg, err := LoadConfig(func(k string) string {
+		cfg, err := config.Load(func(k string) string {
 			if k == "CHAT_DAILY_TOKEN_BUDGET" {
 				return tc.val
 			}
@@ -314,8 +316,8 @@ func postStream(t *testing.T, ctx context.Context, url, auth string, body any) *
 	return resp
 }
 
-func withFakeLLM(fake *openaitest.Server, timeout time.Duration) func(*Config) {
-	return func(c *Config) {
+func withFakeLLM(fake *openaitest.Server, timeout time.Duration) func(*config.Config) {
+	return func(c *config.Config) {
 		c.LLMBaseURL, c.LLMAPIKey, c.LLMModel, c.LLMTimeout = fake.BaseURL(), "test-key", "fake-chat-1", timeout
 	}
 }
@@ -501,7 +503,7 @@ func TestChatModelsAndAdminStream(t *testing.T) {
 	}
 	// The playground's handler streams the same events (the lead mounts it
 	// behind the admin session; here behind the API's auth).
-	ts.srv.app.Post("/test/admin/chat/stream", ts.srv.requireAuth(), ts.srv.handleAdminChatStream)
+	ts.srv.app.Post("/test/admin/chat/stream", ts.srv.auth.JWT(), ts.srv.chatAPI.Stream)
 	r = ts.do("POST", "/test/admin/chat/stream", map[string]any{"message": "hello", "model": "fake-chat-2"}, "Authorization", auth)
 	body := string(r.Body)
 	if r.Status != 200 || !strings.HasPrefix(body, ": stream open") || !strings.Contains(body, "event: sources") ||
@@ -524,7 +526,7 @@ func TestChatStreamFirstByteAndKeepAlive(t *testing.T) {
 	// The model thinks for 1.5 s before its first token.
 	fake.Default = openaitest.Reply{Tokens: []string{"ok"}, Delay: 1500 * time.Millisecond}
 	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
-	ts.srv.chat.ssePing = 200 * time.Millisecond
+	ts.srv.chatAPI.Ping = 200 * time.Millisecond
 	auth := ts.staffToken("ana")
 	base := ts.listen()
 	start := time.Now()
@@ -560,7 +562,7 @@ func TestChatStreamEndsCleanlyOnShutdown(t *testing.T) {
 	fake := openaitest.New()
 	defer fake.Close()
 	fake.Default = openaitest.Reply{Tokens: strings.Split(strings.Repeat("t", 400), ""), Delay: 50 * time.Millisecond}
-	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second), func(c *Config) { c.ShutdownTimeout = 4 * time.Second })
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second), func(c *config.Config) { c.ShutdownTimeout = 4 * time.Second })
 	auth := ts.staffToken("ana")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -593,7 +595,7 @@ func TestChatStreamEndsCleanlyOnShutdown(t *testing.T) {
 		}
 		last = ev
 	}
-	if last.Event != "error" || !strings.Contains(last.Data, CodeUnavailable) {
+	if last.Event != "error" || !strings.Contains(last.Data, web.CodeUnavailable) {
 		t.Fatalf("last event %+v, want a final error event saying the server is restarting", last)
 	}
 	select {

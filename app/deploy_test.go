@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"tienda/app/config"
 	"time"
 )
 
@@ -36,16 +37,16 @@ var metricName = regexp.MustCompile(`\b(tienda_[a-z_]+|go_sql_[a-z_]+|go_gorouti
 // TestDashboardAndAlertsUseRealMetrics: every metric the dashboard and the
 // alerts query is one the server exports.
 func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.MetricsToken = "dashboard-token-0123456789" })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.MetricsToken = "dashboard-token-0123456789" })
 	m := ts.srv.Metrics()
 	m.ObjectChanged("product", "create")
 	m.DocumentIndexed()
 	m.ChatRequest("ok")
 	m.LLMCall("chat", time.Second, fmt.Errorf("down"))
 	m.TokensUsed("prompt", 1)
-	m.cacheResult("product", true)
-	m.limited("read")
-	m.refused("payload_too_large")
+	m.CacheResult("product", true)
+	m.Limited("read")
+	m.Refused("payload_too_large")
 	ts.do("GET", "/health", nil)
 	exported := string(ts.do("GET", "/metrics", nil, "Authorization", "Bearer dashboard-token-0123456789").Body)
 

@@ -16,6 +16,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"tienda/app/auth"
+	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 	"tienda/models/testdb"
 )
@@ -31,8 +34,8 @@ type testServer struct {
 }
 
 // testConfig is the configuration tests start from.
-func testConfig() Config {
-	cfg, err := LoadConfig(func(k string) string {
+func testConfig() config.Config {
+	cfg, err := config.Load(func(k string) string {
 		if k == "SECRET_KEY" {
 			return "test-secret-key-that-is-long-enough-0123456789"
 		}
@@ -54,14 +57,14 @@ func forEachDialect(t *testing.T, fn func(t *testing.T, dialect string)) {
 }
 
 // newTestServer builds a server on a fresh database; edit adjusts the config.
-func newTestServer(t testing.TB, dialect string, edit ...func(*Config)) *testServer {
+func newTestServer(t testing.TB, dialect string, edit ...func(*config.Config)) *testServer {
 	t.Helper()
 	return newTestServerOn(t, testdb.Open(t, dialect), edit...)
 }
 
 // newTestServerOn builds a server over an existing database (several
 // instances can share one).
-func newTestServerOn(t testing.TB, db *gorm.DB, edit ...func(*Config)) *testServer {
+func newTestServerOn(t testing.TB, db *gorm.DB, edit ...func(*config.Config)) *testServer {
 	t.Helper()
 	cfg := testConfig()
 	for _, e := range edit {
@@ -71,7 +74,7 @@ func newTestServerOn(t testing.TB, db *gorm.DB, edit ...func(*Config)) *testServ
 		// Redis outlives the test: counters and sessions of earlier runs
 		// (a throttled "ana" from five minutes ago) must not leak in.
 		// Servers meant to share state set the same prefix themselves.
-		cfg.Prod.RedisPrefix = "test:" + newID()[:12] + ":"
+		cfg.Prod.RedisPrefix = "test:" + web.NewID()[:12] + ":"
 	}
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewJSONHandler(&lockedWriter{w: logs}, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -166,13 +169,13 @@ func (ts *testServer) createUser(username string, staff, superuser bool) string 
 }
 
 // login returns a token pair for the user.
-func (ts *testServer) login(username, password string) TokenPair {
+func (ts *testServer) login(username, password string) auth.TokenPair {
 	ts.t.Helper()
 	resp := ts.do("POST", "/api/v1/auth/token", map[string]string{"username": username, "password": password})
 	if resp.Status != 200 {
 		ts.t.Fatalf("login %s: %d %s", username, resp.Status, resp.Body)
 	}
-	var p TokenPair
+	var p auth.TokenPair
 	resp.JSON(ts.t, &p)
 	return p
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"tienda/app/config"
 	"time"
 )
 
@@ -20,7 +21,7 @@ import (
 // reused (sort=-id answered in id order; searches answered empty).
 func TestConcurrentListsAnswerTheirOwnQuestion(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		ts := newTestServer(t, dialect, func(c *Config) { c.Prod.RateRead = Rate{N: 1 << 30, Window: time.Minute} })
+		ts := newTestServer(t, dialect, func(c *config.Config) { c.Prod.RateRead = config.Rate{N: 1 << 30, Window: time.Minute} })
 		token := ts.staffToken("lister")
 		base := ts.listen()
 		client := &http.Client{Timeout: 10 * time.Second}

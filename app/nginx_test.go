@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"tienda/app/auth"
+	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 	"tienda/models/testdb"
 )
@@ -38,7 +41,7 @@ func freePort(t testing.TB) int {
 
 // startInstance runs a server on its own database pool, as a second
 // process would, and returns its address.
-func startInstance(t testing.TB, cfg Config, dsn string) string {
+func startInstance(t testing.TB, cfg config.Config, dsn string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	db, err := models.Open(ctx, models.DBConfig{URL: dsn, MaxOpenConns: 4})
@@ -130,11 +133,11 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 	db, dsn := testdb.OpenURL(t, dialect)
 	cfg := testConfig()
 	cfg.RedisURL = redisURL
-	cfg.Prod.RedisPrefix = "tienda-nginx-" + newID() + ":"
+	cfg.Prod.RedisPrefix = "tienda-nginx-" + web.NewID() + ":"
 	cfg.TrustedProxies = []string{"127.0.0.1"}
-	cfg.Prod.RateRead = Rate{N: 1000, Window: time.Minute}
-	cfg.Prod.RateWrite = Rate{N: 1000, Window: time.Minute}
-	cfg.Prod.RateAuth = Rate{N: 6, Window: time.Minute}
+	cfg.Prod.RateRead = config.Rate{N: 1000, Window: time.Minute}
+	cfg.Prod.RateWrite = config.Rate{N: 1000, Window: time.Minute}
+	cfg.Prod.RateAuth = config.Rate{N: 6, Window: time.Minute}
 	a := startInstance(t, cfg, dsn)
 	b := startInstance(t, cfg, dsn)
 
@@ -180,7 +183,7 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 		if st != 200 {
 			t.Fatalf("login on a: %d %s", st, body)
 		}
-		var pair TokenPair
+		var pair auth.TokenPair
 		_ = json.Unmarshal(body, &pair)
 		if st, _, body := call("http://"+b, "GET", "/api/v1/products", "Bearer "+pair.AccessToken, nil); st != 200 {
 			t.Fatalf("access token on b: %d %s", st, body)
@@ -199,7 +202,7 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("login through nginx: %d %s", st, body)
 	}
-	var pair TokenPair
+	var pair auth.TokenPair
 	_ = json.Unmarshal(body, &pair)
 	token := "Bearer " + pair.AccessToken
 

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"tienda/app/api"
+	"tienda/app/config"
 )
 
 // specDoc is the part of the OpenAPI document the tests read.
@@ -64,7 +66,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		if r.Method == "HEAD" || r.Method == "USE" || strings.HasPrefix(r.Path, "/static") || strings.HasPrefix(r.Path, "/admin") {
 			continue
 		}
-		key := r.Method + " " + openAPIPath(r.Path)
+		key := r.Method + " " + api.OpenAPIPath(r.Path)
 		if exempt[r.Method+" "+r.Path] {
 			continue
 		}
@@ -92,7 +94,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 	if len(missing) > 0 || len(extra) > 0 {
 		t.Fatalf("routes missing from the OpenAPI document: %v; documented but not served: %v", missing, extra)
 	}
-	for _, name := range []string{secBearer, secAPIKey, secMetrics} {
+	for _, name := range []string{api.SecBearer, api.SecAPIKey, api.SecMetrics} {
 		if d.Components.SecuritySchemes[name] == nil {
 			t.Errorf("security scheme %s missing", name)
 		}
@@ -133,7 +135,7 @@ func TestOpenAPIRulesComeFromValidateTags(t *testing.T) {
 	if fmt.Sprint(scope["enum"]) != "[read-only read-write]" {
 		t.Errorf("scope enum %v", scope["enum"])
 	}
-	errSchema := findSchema(t, d, "APIError")
+	errSchema := findSchema(t, d, "Error")
 	for _, f := range []string{"error", "code", "fields", "correlation_id"} {
 		if errSchema["properties"].(map[string]any)[f] == nil {
 			t.Errorf("error envelope lacks %s", f)
@@ -154,14 +156,12 @@ func TestOpenAPIRulesComeFromValidateTags(t *testing.T) {
 	}
 }
 
-// findSchema returns the component named after a Go type (App or Models
-// prefix, as the reflector names them).
+// findSchema returns the component named after a Go type, as
+// api.schemaName names them.
 func findSchema(t *testing.T, d *specDoc, typeName string) map[string]any {
 	t.Helper()
-	for _, prefix := range []string{"Models", "App"} {
-		if s, ok := d.Components.Schemas[prefix+typeName]; ok {
-			return s
-		}
+	if s, ok := d.Components.Schemas[typeName]; ok {
+		return s
 	}
 	t.Fatalf("no schema for %s", typeName)
 	return nil
@@ -170,7 +170,7 @@ func findSchema(t *testing.T, d *specDoc, typeName string) map[string]any {
 // TestResponsesMatchTheirSchema sends real requests and checks each JSON
 // answer against the schema the document gives for its status.
 func TestResponsesMatchTheirSchema(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.MaxRequestSize = 4096 })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.MaxRequestSize = 4096 })
 	d := loadSpec(t, ts)
 	token := ts.staffToken("schema")
 	created := ts.do("POST", "/api/v1/products", map[string]any{"name": "Desk", "price": "99.90", "stock": 3}, "Authorization", token)
@@ -342,7 +342,7 @@ func TestDocsPageIsOfflineAndCSPClean(t *testing.T) {
 	if strings.Count(page, "<script src=") != strings.Count(page, "<script") {
 		t.Fatalf("inline script:\n%s", page)
 	}
-	for _, f := range []string{swaggerUI + "/swagger-ui-bundle.js", swaggerUI + "/swagger-ui.css", "/static/js/api-docs.js"} {
+	for _, f := range []string{api.SwaggerUI + "/swagger-ui-bundle.js", api.SwaggerUI + "/swagger-ui.css", "/static/js/api-docs.js"} {
 		if !strings.Contains(page, f) {
 			t.Fatalf("page does not load %s", f)
 		}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 )
 
@@ -70,15 +72,15 @@ func TestAPIKeys(t *testing.T) {
 				code              string
 			}{
 				{"read-only reads", "GET", roKey, nil, 200, ""},
-				{"read-only cannot write", "POST", roKey, product, 403, CodeForbidden},
+				{"read-only cannot write", "POST", roKey, product, 403, web.CodeForbidden},
 				{"read-write writes", "POST", rwKey, product, 201, ""},
-				{"malformed", "GET", "tnd_nonsense", nil, 401, CodeUnauthorized},
-				{"unknown", "GET", models.APIKeyPrefix + "aaaaaaaaaaaaa_" + strings.Repeat("A", 43), nil, 401, CodeUnauthorized},
-				{"too long", "GET", strings.Repeat("k", 5000), nil, 401, CodeUnauthorized},
+				{"malformed", "GET", "tnd_nonsense", nil, 401, web.CodeUnauthorized},
+				{"unknown", "GET", models.APIKeyPrefix + "aaaaaaaaaaaaa_" + strings.Repeat("A", 43), nil, 401, web.CodeUnauthorized},
+				{"too long", "GET", strings.Repeat("k", 5000), nil, 401, web.CodeUnauthorized},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					r := ts.do(tc.method, "/api/v1/products", tc.body, HeaderAPIKey, tc.key)
+					r := ts.do(tc.method, "/api/v1/products", tc.body, web.HeaderAPIKey, tc.key)
 					if tc.code != "" {
 						assertEnvelope(t, r, tc.status, tc.code)
 					} else if r.Status != tc.status {
@@ -97,27 +99,27 @@ func TestAPIKeys(t *testing.T) {
 			}
 		})
 		t.Run("who may manage keys", func(t *testing.T) {
-			assertEnvelope(t, create(plain, "mine", models.ScopeReadOnly), 403, CodeForbidden)
-			r := ts.do("POST", "/api/v1/api-keys", map[string]string{"name": "more", "scope": models.ScopeReadWrite}, HeaderAPIKey, rwKey)
-			assertEnvelope(t, r, 403, CodeForbidden)
-			m := assertEnvelope(t, create(staff, "", "admin"), 422, CodeValidation)
+			assertEnvelope(t, create(plain, "mine", models.ScopeReadOnly), 403, web.CodeForbidden)
+			r := ts.do("POST", "/api/v1/api-keys", map[string]string{"name": "more", "scope": models.ScopeReadWrite}, web.HeaderAPIKey, rwKey)
+			assertEnvelope(t, r, 403, web.CodeForbidden)
+			m := assertEnvelope(t, create(staff, "", "admin"), 422, web.CodeValidation)
 			fields := m["fields"].(map[string]any)
 			if fields["name"] == nil || fields["scope"] == nil {
 				t.Fatalf("fields %v", fields)
 			}
-			assertEnvelope(t, ts.do("POST", "/api/v1/api-keys", `{"name":"x","scope":"read-only","owner":1}`, "Authorization", staff), 422, CodeValidation)
+			assertEnvelope(t, ts.do("POST", "/api/v1/api-keys", `{"name":"x","scope":"read-only","owner":1}`, "Authorization", staff), 422, web.CodeValidation)
 		})
 		t.Run("revoke", func(t *testing.T) {
 			id := fmt.Sprint(roMeta["id"])
 			// Another staff user cannot revoke it.
 			other := ts.staffToken("other-staff")
-			assertEnvelope(t, ts.do("DELETE", "/api/v1/api-keys/"+id, nil, "Authorization", other), 404, CodeNotFound)
+			assertEnvelope(t, ts.do("DELETE", "/api/v1/api-keys/"+id, nil, "Authorization", other), 404, web.CodeNotFound)
 			if r := ts.do("DELETE", "/api/v1/api-keys/"+id, nil, "Authorization", staff); r.Status != 204 {
 				t.Fatalf("revoke: %d %s", r.Status, r.Body)
 			}
-			assertEnvelope(t, ts.do("GET", "/api/v1/products", nil, HeaderAPIKey, roKey), 401, CodeUnauthorized)
-			assertEnvelope(t, ts.do("DELETE", "/api/v1/api-keys/999999", nil, "Authorization", staff), 404, CodeNotFound)
-			assertEnvelope(t, ts.do("DELETE", "/api/v1/api-keys/abc", nil, "Authorization", staff), 404, CodeNotFound)
+			assertEnvelope(t, ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, roKey), 401, web.CodeUnauthorized)
+			assertEnvelope(t, ts.do("DELETE", "/api/v1/api-keys/999999", nil, "Authorization", staff), 404, web.CodeNotFound)
+			assertEnvelope(t, ts.do("DELETE", "/api/v1/api-keys/abc", nil, "Authorization", staff), 404, web.CodeNotFound)
 		})
 	})
 }
@@ -270,9 +272,9 @@ func TestCompression(t *testing.T) {
 }
 
 func TestMetrics(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) {
+	ts := newTestServer(t, "sqlite", func(c *config.Config) {
 		c.MetricsToken = "metrics-secret-0123456789"
-		c.Prod.RateRead = Rate{N: 2, Window: time.Minute}
+		c.Prod.RateRead = config.Rate{N: 2, Window: time.Minute}
 	})
 	token := ts.staffToken("metrics")
 	r := ts.do("POST", "/api/v1/products", map[string]any{"name": "Counted", "price": "1.00", "stock": 1}, "Authorization", token)
@@ -286,8 +288,8 @@ func TestMetrics(t *testing.T) {
 	ts.srv.Metrics().ChatRequest("ok")
 	ts.srv.Metrics().DocumentIndexed()
 
-	assertEnvelope(t, ts.do("GET", "/metrics", nil), 401, CodeUnauthorized)
-	assertEnvelope(t, ts.do("GET", "/metrics", nil, "Authorization", "Bearer wrong"), 401, CodeUnauthorized)
+	assertEnvelope(t, ts.do("GET", "/metrics", nil), 401, web.CodeUnauthorized)
+	assertEnvelope(t, ts.do("GET", "/metrics", nil, "Authorization", "Bearer wrong"), 401, web.CodeUnauthorized)
 	m := ts.do("GET", "/metrics", nil, "Authorization", "Bearer metrics-secret-0123456789")
 	if m.Status != 200 || !strings.HasPrefix(m.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("metrics: %d %s", m.Status, m.Header.Get("Content-Type"))
@@ -319,17 +321,17 @@ func TestMetrics(t *testing.T) {
 	}
 	// Without a token, /metrics is not served on the public port.
 	plain := newTestServer(t, "sqlite")
-	assertEnvelope(t, plain.do("GET", "/metrics", nil), 404, CodeNotFound)
+	assertEnvelope(t, plain.do("GET", "/metrics", nil), 404, web.CodeNotFound)
 }
 
 func TestMetricsOnInternalAddress(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) {
+	ts := newTestServer(t, "sqlite", func(c *config.Config) {
 		c.MetricsToken = "ignored-when-addr-is-set"
 		c.Prod.MetricsAddr = "127.0.0.1:0"
 	})
-	assertEnvelope(t, ts.do("GET", "/metrics", nil, "Authorization", "Bearer ignored-when-addr-is-set"), 404, CodeNotFound)
+	assertEnvelope(t, ts.do("GET", "/metrics", nil, "Authorization", "Bearer ignored-when-addr-is-set"), 404, web.CodeNotFound)
 	rec := httptest.NewRecorder()
-	ts.srv.metricsServer().Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	ts.srv.metrics.Server(ts.srv.cfg.Prod.MetricsAddr).Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if rec.Code != 200 || !strings.Contains(rec.Body.String(), "tienda_http_requests_in_flight") {
 		t.Fatalf("internal metrics: %d", rec.Code)
 	}

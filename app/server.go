@@ -1,3 +1,8 @@
+// Package app is Tienda's composition root: New wires every part from the
+// configuration, routes.go lists every route and the middleware order,
+// Serve and Close run and stop the server. The parts live in packages
+// named for what they hold (config, web, stack, auth, api, adminpanel,
+// admin, chat, kv, obs); nothing imports app but cmd/tienda.
 package app
 
 import (
@@ -7,49 +12,53 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
-	"net/netip"
+	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"tienda"
+	"tienda/app/adminpanel"
+	"tienda/app/api"
+	"tienda/app/auth"
+	"tienda/app/config"
 	"tienda/app/kv"
+	"tienda/app/obs"
+	"tienda/app/stack"
+	"tienda/app/web"
 	"tienda/models"
 )
 
 // Server is the Tienda HTTP server: one Fiber app for the API, the admin
-// and the operational endpoints, wired explicitly from its dependencies.
+// and the operational endpoints.
 type Server struct {
-	cfg      Config
+	cfg      config.Config
 	log      *slog.Logger
 	db       *gorm.DB
 	store    *models.Store
 	migrator *models.Migrator
-	tokens   *Tokens
-	throttle *LoginThrottle
-	counter  kv.Counter
-	storage  fiber.Storage
-	redis    redis.UniversalClient
-	proxies  []netip.Prefix
-	migrated atomic.Bool
-	app      *fiber.App
 	static   fs.FS
-	// htmlErrors renders errors of browser pages (set by the admin).
-	htmlErrors func(c *fiber.Ctx, e *APIError) error
-	// production stack (prod.go): metrics, rate limiter, response cache, tracing.
-	metrics  *Metrics
-	limiter  limiter
-	cache    *respCache
-	tracing  *tracing
-	openapi  []byte          // the OpenAPI document (openapi.go)
-	verified *verifiedTokens // access tokens already verified (ratelimit.go)
-	// chat is the knowledge base and chat (app/chat_server.go).
-	chat *chatParts
-	// background work started by the server, stopped by Shutdown.
+	redis    redis.UniversalClient
+	storage  fiber.Storage
+	throttle *auth.LoginThrottle
+	proxies  web.Proxies
+	metrics  *obs.Metrics
+	tracing  *obs.Tracing
+	errors   *web.ErrorHandler
+	stack    *stack.Stack
+	limits   *stack.RateLimit
+	auth     *auth.Auth
+	cache    *api.Cache
+	ops      *api.Ops
+	chat     *chatParts
+	chatAPI  *api.Chat
+	panel    *adminpanel.Panel
+	app      *fiber.App
+	// background work started by the server, stopped by Close.
 	stopBG context.CancelFunc
 	// draining is closed when shutdown begins: open event streams then
 	// wind down with a final event instead of being cut off.
@@ -58,7 +67,7 @@ type Server struct {
 }
 
 // New builds the server over an open database.
-func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Server, error) {
+func New(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) (*Server, error) {
 	mig, err := models.NewMigrator(db, tienda.Migrations)
 	if err != nil {
 		return nil, err
@@ -68,10 +77,10 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		return nil, fmt.Errorf("static files: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, log: log, db: db, store: models.NewStore(db), migrator: mig,
-		tokens:  NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL),
-		proxies: parseProxies(cfg.TrustedProxies), static: static, draining: make(chan struct{}),
+		cfg: cfg, log: log, db: db, store: models.NewStore(db), migrator: mig, static: static,
+		proxies: web.NewProxies(cfg.TrustedProxies), draining: make(chan struct{}),
 	}
+	var counter kv.Counter
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
 		if err != nil {
@@ -83,29 +92,25 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		if err := s.redis.Ping(pctx).Err(); err != nil {
 			return nil, fmt.Errorf("connect to Redis: %w", err)
 		}
-		s.counter = &kv.RedisCounter{Client: s.redis, Prefix: cfg.Prod.RedisPrefix}
-		s.storage = newRedisStorage(s.redis, cfg.Prod.RedisPrefix+"kv:")
+		counter = &kv.RedisCounter{Client: s.redis, Prefix: cfg.Prod.RedisPrefix}
+		s.storage = kv.NewRedisStorage(s.redis, cfg.Prod.RedisPrefix+"kv:")
 	} else {
-		s.counter = &kv.SQLCounter{DB: db}
+		counter = &kv.SQLCounter{DB: db}
 		s.storage = &kv.SQLStorage{DB: db, Log: log}
 	}
-	s.throttle = NewLoginThrottle(s.counter, log)
+	s.throttle = auth.NewLoginThrottle(counter, log)
 	bg, cancel := context.WithCancel(context.Background())
 	s.stopBG = cancel
 	if cfg.RedisURL == "" {
 		go kv.GC(bg, db, 5*time.Minute, log)
 	}
-	if err := s.initProd(ctx, bg); err != nil {
-		cancel()
-		return nil, err
-	}
-	if err := s.startChat(bg); err != nil {
+	if err := s.wire(ctx, bg); err != nil {
 		cancel()
 		return nil, err
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tienda",
-		ErrorHandler:          s.errorHandler,
+		ErrorHandler:          s.errors.Handle,
 		BodyLimit:             cfg.MaxRequestSize,
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          0, // SSE streams run long; keep-alive pings keep them honest
@@ -113,7 +118,7 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		ReadBufferSize:        16 * 1024,
 		DisableStartupMessage: true,
 
-		// Bodies are streamed so that the size layer (limitBody) refuses
+		// Bodies are streamed so that the size layer (LimitBody) refuses
 		// oversized and chunked bodies before they are read into memory.
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
@@ -124,11 +129,89 @@ func New(ctx context.Context, cfg Config, db *gorm.DB, log *slog.Logger) (*Serve
 		// otherwise change under them.
 		Immutable: true,
 	})
-	if err := s.routes(); err != nil {
-		s.Close()
-		return nil, err
-	}
+	s.routes()
 	return s, nil
+}
+
+// wire builds the parts: metrics and tracing, the middleware stack and
+// rate limiter, authentication, the response cache, the chat, the API
+// handlers and the admin panel. bg ends at Close.
+func (s *Server) wire(ctx, bg context.Context) error {
+	cfg := s.cfg
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return fmt.Errorf("database handle: %w", err)
+	}
+	s.metrics = obs.NewMetrics(sqlDB)
+	if s.tracing, err = obs.NewTracing(ctx, cfg.Prod.OTLPEndpoint, s.db); err != nil {
+		return err
+	}
+	if s.tracing != nil {
+		s.store.Span = s.tracing.DBSpan(s.db.Dialector.Name())
+	}
+	s.errors = &web.ErrorHandler{Log: s.log}
+	s.stack = &stack.Stack{Log: s.log, Metrics: s.metrics, Proxies: s.proxies, Errors: s.errors,
+		MaxBody: cfg.MaxRequestSize, CORSOrigins: cfg.CORSOrigins, Compress: cfg.Prod.Compress}
+	s.auth = auth.New(s.store, auth.NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL), s.throttle, s.proxies, s.metrics, s.log)
+	var limiter stack.Limiter
+	if s.redis != nil {
+		limiter = stack.NewRedisLimiter(s.redis, cfg.Prod.RedisPrefix+"rl:")
+	} else {
+		ml := stack.NewMemoryLimiter()
+		go ml.Run(bg, time.Minute)
+		limiter = ml
+	}
+	s.limits = &stack.RateLimit{Limiter: limiter, Rates: cfg.Prod, Metrics: s.metrics, Log: s.log, Client: s.auth.RateClient}
+	if cfg.Prod.CacheTTL > 0 {
+		s.cache = &api.Cache{TTL: cfg.Prod.CacheTTL, Gens: s.storage, Metrics: s.metrics, Log: s.log}
+		if s.redis != nil {
+			s.cache.Bodies = api.NewRedisBodies(s.redis, cfg.Prod.RedisPrefix)
+		} else {
+			s.cache.Bodies = api.NewMemoryBodies(10_000)
+		}
+	}
+	s.store.OnChange = s.onChange
+	s.throttle.OnRejected = func() { s.metrics.Refused("login_throttled") }
+	doc, err := api.BuildOpenAPI()
+	if err != nil {
+		return err
+	}
+	s.ops = &api.Ops{DB: s.db, Migrator: s.migrator, OpenAPI: doc}
+	s.metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tienda_ready", Help: "1 when the database answers and every migration is applied (as /ready), else 0.",
+	}, s.ops.ReadyGauge))
+	if err := s.startChat(bg); err != nil {
+		return err
+	}
+	s.chatAPI = &api.Chat{Service: s.chat.service, Retriever: s.chat.retriever, Embedder: s.chat.embedder,
+		Provider: s.chat.provider, DB: s.db, Budget: cfg.Chat.DailyTokenBudget, Metrics: s.metrics, Log: s.log,
+		Ping: s.chat.ssePing, Draining: s.draining, ShutdownTimeout: cfg.ShutdownTimeout}
+	s.panel, err = adminpanel.New(adminpanel.Config{Store: s.store, Storage: s.storage, SecretKey: cfg.SecretKey,
+		Static: s.static, Throttle: s.throttle, Proxies: s.proxies, Provider: s.chat.provider, Log: s.log})
+	if err != nil {
+		return err
+	}
+	s.errors.HTML = s.panel.RenderError
+	return nil
+}
+
+// onChange runs after every committed write (models.Store.OnChange): the
+// resource's cached responses become stale everywhere, and the business
+// counters move. It runs before the write's response is sent.
+func (s *Server) onChange(ctx context.Context, objectType, action string) {
+	s.metrics.ObjectChanged(objectType, action)
+	s.invalidate(ctx, objectType)
+}
+
+// invalidate drops every cached response about objectType, on every instance.
+func (s *Server) invalidate(ctx context.Context, objectType string) {
+	if s.cache == nil {
+		return
+	}
+	if err := s.cache.Bump(objectType); err != nil {
+		// The write is committed; a failed invalidation must not be hidden.
+		web.LoggerFrom(ctx, s.log).ErrorContext(ctx, "cache invalidation failed", "err", err, "type", objectType)
+	}
 }
 
 // App exposes the Fiber app (tests drive it with app.Test).
@@ -136,6 +219,9 @@ func (s *Server) App() *fiber.App { return s.app }
 
 // Store exposes the data layer (used by commands and tests).
 func (s *Server) Store() *models.Store { return s.store }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *obs.Metrics { return s.metrics }
 
 // Serve accepts connections on ln until ctx ends, then drains in-flight
 // requests for up to ShutdownTimeout.
@@ -160,10 +246,30 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
+// serveMetrics serves /metrics on METRICS_ADDR when set, reporting a
+// failure on errc; the returned function stops it.
+func (s *Server) serveMetrics(errc chan<- error) func() {
+	if s.cfg.Prod.MetricsAddr == "" {
+		return func() {}
+	}
+	srv := s.metrics.Server(s.cfg.Prod.MetricsAddr)
+	go func() {
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	s.log.Info("metrics listening", "addr", s.cfg.Prod.MetricsAddr)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	}
+}
+
 // Close stops background work and releases connections the server opened.
 func (s *Server) Close() {
 	s.stopBG()
-	s.tracing.shutdown(s.log)
+	s.tracing.Shutdown(s.log)
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}

@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"tienda/app/config"
+	"tienda/app/web"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -57,8 +60,8 @@ func assertEnvelope(t *testing.T, r *testResponse, status int, code string) map[
 		t.Fatalf("code %v, want %s: %s", m["code"], code, r.Body)
 	}
 	cid, _ := m["correlation_id"].(string)
-	if cid == "" || cid != r.Header.Get(HeaderCorrelationID) {
-		t.Fatalf("correlation id body %q header %q", cid, r.Header.Get(HeaderCorrelationID))
+	if cid == "" || cid != r.Header.Get(web.HeaderCorrelationID) {
+		t.Fatalf("correlation id body %q header %q", cid, r.Header.Get(web.HeaderCorrelationID))
 	}
 	return m
 }
@@ -80,17 +83,17 @@ func TestCorrelationID(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest("GET", "/api/v1/products", nil)
 			if tc.sent != "" {
-				req.Header[HeaderCorrelationID] = []string{tc.sent}
+				req.Header[web.HeaderCorrelationID] = []string{tc.sent}
 			}
 			r := ts.request(req)
-			got := r.Header.Get(HeaderCorrelationID)
+			got := r.Header.Get(web.HeaderCorrelationID)
 			if tc.kept && got != tc.sent {
 				t.Fatalf("id %q not kept: %q", tc.sent, got)
 			}
-			if !tc.kept && (got == tc.sent || !saneCorrelationID(got)) {
+			if !tc.kept && (got == tc.sent || !regexp.MustCompile(`^[0-9a-f]{24}$`).MatchString(got)) {
 				t.Fatalf("id %q should be replaced by a generated one, got %q", tc.sent, got)
 			}
-			assertEnvelope(t, r, 401, CodeUnauthorized)
+			assertEnvelope(t, r, 401, web.CodeUnauthorized)
 			line := ts.accessLine(got)
 			if line["method"] != "GET" || line["status"] != float64(401) {
 				t.Fatalf("access line %v", line)
@@ -100,8 +103,8 @@ func TestCorrelationID(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.TrustedProxies = []string{"0.0.0.0/32"} })
-	ts.srv.proxies = parseProxies(ts.srv.cfg.TrustedProxies)
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.TrustedProxies = []string{"0.0.0.0/32"} })
+	ts.srv.proxies = web.NewProxies(ts.srv.cfg.TrustedProxies)
 	cases := []struct {
 		name, path, proto string
 		page, hsts        bool
@@ -161,15 +164,15 @@ func TestSecurityHeaders(t *testing.T) {
 
 func TestRequestSizeLimit(t *testing.T) {
 	const limit = 1024
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.MaxRequestSize = limit })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.MaxRequestSize = limit })
 	token := ts.staffToken("sizer")
 	big := `{"name":"` + strings.Repeat("x", 4*limit) + `","price":"1.00","stock":1}`
 
 	t.Run("declared length", func(t *testing.T) {
 		r := ts.do("POST", "/api/v1/products", big, "Authorization", token)
-		assertEnvelope(t, r, 413, CodePayloadTooLarge)
+		assertEnvelope(t, r, 413, web.CodePayloadTooLarge)
 		// Refused before authentication: the access line carries no user.
-		line := ts.accessLine(r.Header.Get(HeaderCorrelationID))
+		line := ts.accessLine(r.Header.Get(web.HeaderCorrelationID))
 		if _, ok := line["user_id"]; ok {
 			t.Fatalf("oversized request was authenticated: %v", line)
 		}
@@ -179,7 +182,7 @@ func TestRequestSizeLimit(t *testing.T) {
 	})
 	t.Run("bad token is not even checked", func(t *testing.T) {
 		r := ts.do("POST", "/api/v1/products", big, "Authorization", "Bearer garbage")
-		assertEnvelope(t, r, 413, CodePayloadTooLarge)
+		assertEnvelope(t, r, 413, web.CodePayloadTooLarge)
 	})
 	t.Run("chunked", func(t *testing.T) {
 		req := httptest.NewRequest("POST", "/api/v1/products", io.MultiReader(strings.NewReader(big)))
@@ -188,7 +191,7 @@ func TestRequestSizeLimit(t *testing.T) {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", token)
 		r := ts.request(req)
-		assertEnvelope(t, r, 413, CodePayloadTooLarge)
+		assertEnvelope(t, r, 413, web.CodePayloadTooLarge)
 	})
 	t.Run("chunked under the limit passes", func(t *testing.T) {
 		body := `{"name":"small","price":"1.00","stock":1}`
@@ -203,7 +206,7 @@ func TestRequestSizeLimit(t *testing.T) {
 	})
 	t.Run("compressed bodies refused", func(t *testing.T) {
 		r := ts.do("POST", "/api/v1/products", `{}`, "Authorization", token, "Content-Encoding", "gzip")
-		assertEnvelope(t, r, 415, CodeUnsupportedMedia)
+		assertEnvelope(t, r, 415, web.CodeUnsupportedMedia)
 	})
 }
 
@@ -213,7 +216,7 @@ func TestRequestSizeLimit(t *testing.T) {
 // a header fasthttp cannot parse (control characters in the correlation id)
 // still gets the JSON envelope.
 func TestRefusedOverTheNetwork(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.MaxRequestSize = 4096 })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.MaxRequestSize = 4096 })
 	addr := strings.TrimPrefix(ts.listen(), "http://")
 	cases := []struct {
 		name, head string
@@ -243,14 +246,14 @@ func TestRefusedOverTheNetwork(t *testing.T) {
 				t.Fatalf("no response while the body is incomplete: %v", err)
 			}
 			defer resp.Body.Close()
-			want, code := 413, CodePayloadTooLarge
+			want, code := 413, web.CodePayloadTooLarge
 			if strings.Contains(tc.head, "X-Correlation-ID") {
-				want, code = 400, CodeBadRequest
+				want, code = 400, web.CodeBadRequest
 			}
 			if resp.StatusCode != want || !resp.Close {
 				t.Fatalf("status %d, close %v", resp.StatusCode, resp.Close)
 			}
-			var env APIError
+			var env web.Error
 			if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || env.Code != code || env.CorrelationID == "" {
 				t.Fatalf("envelope %+v %v", env, err)
 			}
@@ -259,7 +262,7 @@ func TestRefusedOverTheNetwork(t *testing.T) {
 }
 
 func TestCORS(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.CORSOrigins = []string{"https://shop.example.com"} })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.CORSOrigins = []string{"https://shop.example.com"} })
 	preflight := func(origin string) *testResponse {
 		return ts.do("OPTIONS", "/api/v1/products", nil, "Origin", origin,
 			"Access-Control-Request-Method", "POST", "Access-Control-Request-Headers", "authorization,content-type")
@@ -282,7 +285,7 @@ func TestCORS(t *testing.T) {
 	})
 	t.Run("disallowed preflight", func(t *testing.T) {
 		r := preflight("https://evil.example.net")
-		assertEnvelope(t, r, 403, CodeForbidden)
+		assertEnvelope(t, r, 403, web.CodeForbidden)
 		if r.Header.Get("Access-Control-Allow-Origin") != "" {
 			t.Fatal("disallowed origin got an allow header")
 		}
@@ -304,23 +307,23 @@ func TestCORS(t *testing.T) {
 
 func TestRateLimitInMemory(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		testRateLimit(t, newTestServer(t, dialect, rateLimits, func(c *Config) { c.TrustedProxies = []string{"0.0.0.0/32"} }))
+		testRateLimit(t, newTestServer(t, dialect, rateLimits, func(c *config.Config) { c.TrustedProxies = []string{"0.0.0.0/32"} }))
 	})
 }
 
 func TestRateLimitInRedis(t *testing.T) {
 	url := redisURL(t)
-	testRateLimit(t, newTestServer(t, "sqlite", rateLimits, withRedis(url), func(c *Config) { c.TrustedProxies = []string{"0.0.0.0/32"} }))
+	testRateLimit(t, newTestServer(t, "sqlite", rateLimits, withRedis(url), func(c *config.Config) { c.TrustedProxies = []string{"0.0.0.0/32"} }))
 }
 
-func rateLimits(c *Config) {
-	c.Prod.RateRead = Rate{N: 3, Window: time.Minute}
-	c.Prod.RateWrite = Rate{N: 2, Window: time.Minute}
-	c.Prod.RateAuth = Rate{N: 4, Window: time.Minute}
+func rateLimits(c *config.Config) {
+	c.Prod.RateRead = config.Rate{N: 3, Window: time.Minute}
+	c.Prod.RateWrite = config.Rate{N: 2, Window: time.Minute}
+	c.Prod.RateAuth = config.Rate{N: 4, Window: time.Minute}
 }
 
 func testRateLimit(t *testing.T, ts *testServer) {
-	ts.srv.proxies = parseProxies(ts.srv.cfg.TrustedProxies)
+	ts.srv.proxies = web.NewProxies(ts.srv.cfg.TrustedProxies)
 	alice := ts.staffToken("alice") // one auth request
 	bob := ts.staffToken("bob")     // two
 	t.Run("reads per user", func(t *testing.T) {
@@ -333,8 +336,8 @@ func testRateLimit(t *testing.T, ts *testServer) {
 				t.Fatalf("read %d headers %v", i, r.Header)
 			}
 		}
-		r := ts.do("GET", "/api/v1/products", nil, "Authorization", alice, HeaderCorrelationID, "limit-me-1")
-		m := assertEnvelope(t, r, 429, CodeRateLimited)
+		r := ts.do("GET", "/api/v1/products", nil, "Authorization", alice, web.HeaderCorrelationID, "limit-me-1")
+		m := assertEnvelope(t, r, 429, web.CodeRateLimited)
 		if m["correlation_id"] != "limit-me-1" {
 			t.Fatalf("429 lost the correlation id: %v", m)
 		}
@@ -363,7 +366,7 @@ func testRateLimit(t *testing.T, ts *testServer) {
 			}
 		}
 		r := ts.do("GET", "/api/v1/documents", nil, "X-Forwarded-For", "198.51.100.1, 203.0.113.7")
-		assertEnvelope(t, r, 429, CodeRateLimited)
+		assertEnvelope(t, r, 429, web.CodeRateLimited)
 		if r := ts.do("GET", "/api/v1/documents", nil, "X-Forwarded-For", "203.0.113.8"); r.Status != 401 {
 			t.Fatalf("another client limited: %d", r.Status)
 		}
@@ -373,7 +376,7 @@ func testRateLimit(t *testing.T, ts *testServer) {
 			ts.do("GET", "/api/v1/products", nil, "Authorization", fmt.Sprintf("Bearer fake-%d", i), "X-Forwarded-For", "192.0.2.50")
 		}
 		r := ts.do("GET", "/api/v1/products", nil, "Authorization", "Bearer fake-x", "X-Forwarded-For", "192.0.2.50")
-		assertEnvelope(t, r, 429, CodeRateLimited)
+		assertEnvelope(t, r, 429, web.CodeRateLimited)
 	})
 	t.Run("auth endpoints", func(t *testing.T) {
 		// Two token requests were made from 0.0.0.0 by staffToken; the
@@ -385,7 +388,7 @@ func testRateLimit(t *testing.T, ts *testServer) {
 			}
 		}
 		r := ts.do("POST", "/api/v1/auth/token", body)
-		assertEnvelope(t, r, 429, CodeRateLimited)
+		assertEnvelope(t, r, 429, web.CodeRateLimited)
 	})
 	t.Run("health is never limited", func(t *testing.T) {
 		for i := 0; i < 10; i++ {
@@ -400,9 +403,9 @@ func testRateLimit(t *testing.T, ts *testServer) {
 // sharing one Redis never pass more than the limit together.
 func TestRedisRateLimitIsAtomicAndShared(t *testing.T) {
 	url := redisURL(t)
-	prefix := "tienda-test-" + newID() + ":"
-	limit := func(c *Config) {
-		c.Prod.RateRead = Rate{N: 10, Window: time.Minute}
+	prefix := "tienda-test-" + web.NewID() + ":"
+	limit := func(c *config.Config) {
+		c.Prod.RateRead = config.Rate{N: 10, Window: time.Minute}
 		c.Prod.RedisPrefix = prefix
 	}
 	a := newTestServer(t, "sqlite", limit, withRedis(url))
@@ -449,11 +452,11 @@ func redisURL(t testing.TB) string {
 }
 
 // withRedis points the server at the test Redis under a key prefix of its own.
-func withRedis(url string) func(*Config) {
-	return func(c *Config) {
+func withRedis(url string) func(*config.Config) {
+	return func(c *config.Config) {
 		c.RedisURL = url
 		if c.Prod.RedisPrefix == "tienda:" {
-			c.Prod.RedisPrefix = "tienda-test-" + newID() + ":"
+			c.Prod.RedisPrefix = "tienda-test-" + web.NewID() + ":"
 		}
 	}
 }
@@ -463,24 +466,24 @@ func TestProdConfig(t *testing.T) {
 		name string
 		env  map[string]string
 		err  string
-		ok   func(Config) bool
+		ok   func(config.Config) bool
 	}{
-		{"defaults", nil, "", func(c Config) bool {
+		{"defaults", nil, "", func(c config.Config) bool {
 			return c.Prod.RateRead.N == 600 && c.Prod.RateAuth.String() == "10/1m0s" && c.Prod.CacheTTL == time.Minute && c.Prod.Compress
 		}},
-		{"rate off", map[string]string{"RATE_LIMIT_READ": "off"}, "", func(c Config) bool { return c.Prod.RateRead.Off() }},
+		{"rate off", map[string]string{"RATE_LIMIT_READ": "off"}, "", func(c config.Config) bool { return c.Prod.RateRead.Off() }},
 		{"bad rate", map[string]string{"RATE_LIMIT_WRITE": "lots"}, "RATE_LIMIT_WRITE", nil},
 		{"bad rate window", map[string]string{"RATE_LIMIT_AUTH": "5/soon"}, "RATE_LIMIT_AUTH", nil},
 		{"bad cache ttl", map[string]string{"CACHE_TTL": "forever"}, "CACHE_TTL", nil},
 		{"bad metrics addr", map[string]string{"METRICS_ADDR": "9090"}, "METRICS_ADDR", nil},
 		{"bad origin", map[string]string{"CORS_ORIGINS": "shop.example.com"}, "CORS_ORIGINS", nil},
 		{"origin with path", map[string]string{"CORS_ORIGINS": "https://shop.example.com/app"}, "CORS_ORIGINS", nil},
-		{"wildcard in development", map[string]string{"CORS_ORIGINS": "*"}, "", func(c Config) bool { return c.CORSOrigins[0] == "*" }},
+		{"wildcard in development", map[string]string{"CORS_ORIGINS": "*"}, "", func(c config.Config) bool { return c.CORSOrigins[0] == "*" }},
 		{"wildcard in production", map[string]string{"CORS_ORIGINS": "*", "APP_ENV": "production"}, "CORS_ORIGINS", nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cfg, err := LoadConfig(func(k string) string {
+			cfg, err := config.Load(func(k string) string {
 				if k == "SECRET_KEY" {
 					return "a-production-grade-secret-key-0123456789abcdef"
 				}
@@ -500,7 +503,7 @@ func TestProdConfig(t *testing.T) {
 }
 
 func TestGracefulShutdownDrainsInFlight(t *testing.T) {
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.ShutdownTimeout = 5 * time.Second })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.ShutdownTimeout = 5 * time.Second })
 	started := make(chan struct{})
 	ts.srv.app.Get("/test/slow", func(c *fiber.Ctx) error {
 		close(started)
@@ -559,8 +562,8 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 	if elapsed := time.Since(start); elapsed > 3*time.Second {
 		t.Fatalf("stalled body held the connection for %v", elapsed)
 	}
-	var env APIError
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 400 || env.Code != CodeBadRequest {
+	var env web.Error
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil || resp.StatusCode != 400 || env.Code != web.CodeBadRequest {
 		t.Fatalf("status %d envelope %+v %v", resp.StatusCode, env, err)
 	}
 }

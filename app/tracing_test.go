@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"tienda/app/config"
 	"time"
 )
 
@@ -33,7 +34,7 @@ func TestTracingExportsRequestAndDatabaseSpans(t *testing.T) {
 		t.Fatal("tracing on without OTEL_EXPORTER_OTLP_ENDPOINT")
 	}
 
-	ts := newTestServer(t, "sqlite", func(c *Config) { c.Prod.OTLPEndpoint = collector.URL })
+	ts := newTestServer(t, "sqlite", func(c *config.Config) { c.Prod.OTLPEndpoint = collector.URL })
 	token := ts.staffToken("tracer")
 	if r := ts.do("GET", "/api/v1/products?q=lamp", nil, "Authorization", token, "traceparent",
 		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); r.Status != 200 {
@@ -45,7 +46,7 @@ func TestTracingExportsRequestAndDatabaseSpans(t *testing.T) {
 	if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "Can I return a lamp?"}, "Authorization", token); r.Status != 200 {
 		t.Fatalf("chat: %d %s", r.Status, r.Body)
 	}
-	ts.srv.tracing.shutdown(ts.srv.log) // flush
+	ts.srv.tracing.Shutdown(ts.srv.log) // flush
 	ok := eventually(t, 5*time.Second, func() bool {
 		mu.Lock()
 		defer mu.Unlock()

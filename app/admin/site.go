@@ -441,30 +441,48 @@ func orDefault(s, def string) string {
 	return s
 }
 
-// Mount adds the model pages to r (a router at the site's base path that
-// already authenticates). Requests for an unknown slug fall through to
-// later routes, so other /admin pages can be mounted after the engine.
-func (s *Site) Mount(r fiber.Router) {
-	on := func(h func(modelAdmin, *fiber.Ctx) error) fiber.Handler {
-		return func(c *fiber.Ctx) error {
-			m, ok := s.bySlug[c.Params("model")]
-			if !ok {
-				return c.Next()
-			}
-			return h(m, c)
-		}
+// on serves a request for the model named by the :model parameter with h;
+// a slug no model has falls through to later routes (and so to a 404).
+func (s *Site) on(c *fiber.Ctx, h func(modelAdmin, *fiber.Ctx) error) error {
+	m, ok := s.bySlug[c.Params("model")]
+	if !ok {
+		return c.Next()
 	}
-	r.Get("/:model", on(modelAdmin.list))
-	r.Get("/:model/new", on(modelAdmin.addForm))
-	r.Post("/:model/new", on(modelAdmin.create))
-	r.Get("/:model/export.csv", on(modelAdmin.export))
-	r.Post("/:model/bulk", on(modelAdmin.bulk))
-	r.Get("/:model/:id", on(modelAdmin.changeForm))
-	r.Post("/:model/:id", on(modelAdmin.update))
-	r.Get("/:model/:id/delete", on(modelAdmin.deleteForm))
-	r.Post("/:model/:id/delete", on(modelAdmin.remove))
-	r.Get("/:model/:id/history", on(modelAdmin.history))
+	return h(m, c)
 }
+
+// The pages of every registered model, mounted by the server's route
+// index under the site's base as /:model...
+
+// List: GET /:model (q, o, p and filters).
+func (s *Site) List(c *fiber.Ctx) error { return s.on(c, modelAdmin.list) }
+
+// AddForm: GET /:model/new.
+func (s *Site) AddForm(c *fiber.Ctx) error { return s.on(c, modelAdmin.addForm) }
+
+// Create: POST /:model/new.
+func (s *Site) Create(c *fiber.Ctx) error { return s.on(c, modelAdmin.create) }
+
+// Export: GET /:model/export.csv.
+func (s *Site) Export(c *fiber.Ctx) error { return s.on(c, modelAdmin.export) }
+
+// Bulk: POST /:model/bulk (bulk delete).
+func (s *Site) Bulk(c *fiber.Ctx) error { return s.on(c, modelAdmin.bulk) }
+
+// ChangeForm: GET /:model/:id.
+func (s *Site) ChangeForm(c *fiber.Ctx) error { return s.on(c, modelAdmin.changeForm) }
+
+// Update: POST /:model/:id.
+func (s *Site) Update(c *fiber.Ctx) error { return s.on(c, modelAdmin.update) }
+
+// DeleteForm: GET /:model/:id/delete.
+func (s *Site) DeleteForm(c *fiber.Ctx) error { return s.on(c, modelAdmin.deleteForm) }
+
+// Delete: POST /:model/:id/delete.
+func (s *Site) Delete(c *fiber.Ctx) error { return s.on(c, modelAdmin.remove) }
+
+// History: GET /:model/:id/history.
+func (s *Site) History(c *fiber.Ctx) error { return s.on(c, modelAdmin.history) }
 
 // errForbidden and errNotFound are rendered as HTML pages by the server's
 // error handler.

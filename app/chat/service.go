@@ -30,6 +30,18 @@ type Event struct {
 	Err error
 }
 
+// Limits of a chat request and of the retrieval and embeddings API.
+const (
+	MaxMessageChars      = 4096
+	MaxSystemPromptChars = 4000
+	MaxHistory           = 20
+	MaxQueryChars        = 1000
+	MaxTopK              = 50
+	MaxEmbeddingInputs   = 256
+	MaxEmbeddingChars    = 8192
+	MaxModelChars        = 200
+)
+
 // Request is one chat message with its options.
 type Request struct {
 	Message      string

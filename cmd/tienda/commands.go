@@ -15,6 +15,7 @@ import (
 
 	"tienda"
 	"tienda/app"
+	"tienda/app/config"
 	"tienda/models"
 )
 
@@ -22,7 +23,7 @@ import (
 const firstRunProducts = 50
 
 // openDB opens the configured database and its migrator.
-func openDB(ctx context.Context, cfg app.Config, log *slog.Logger) (*gorm.DB, *models.Migrator, func(), error) {
+func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*gorm.DB, *models.Migrator, func(), error) {
 	db, err := models.Open(ctx, models.DBConfig{URL: cfg.DatabaseURL, MaxOpenConns: cfg.DBMaxOpenConns, Logger: log})
 	if err != nil {
 		return nil, nil, nil, err
@@ -102,7 +103,7 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 // firstRun gives an empty development database an administrator and demo
 // data, so `make run` ends at a login page one can use. It returns the
 // line telling how to log in.
-func firstRun(ctx context.Context, cfg app.Config, store *models.Store, log *slog.Logger) (string, error) {
+func firstRun(ctx context.Context, cfg config.Config, store *models.Store, log *slog.Logger) (string, error) {
 	if cfg.Production() {
 		return "", nil
 	}

@@ -13,8 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	"tienda/app"
+	"tienda/app/api"
+	"tienda/app/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -69,7 +69,7 @@ func run(ctx context.Context, args []string, e env) int {
 		err = cmdSeed(ctx, rest, e)
 	case "openapi":
 		var doc []byte
-		if doc, err = app.BuildOpenAPI(); err == nil {
+		if doc, err = api.BuildOpenAPI(); err == nil {
 			_, err = fmt.Fprintf(e.stdout, "%s\n", doc)
 		}
 	case "version", "--version", "-v":
@@ -94,12 +94,12 @@ func run(ctx context.Context, args []string, e env) int {
 }
 
 // loadConfig reads .env (outside production) and the environment.
-func loadConfig(e env) (app.Config, error) {
+func loadConfig(e env) (config.Config, error) {
 	getenv := e.getenv
 	if getenv("APP_ENV") != "production" {
-		vals, err := app.ReadDotEnv(".env")
+		vals, err := config.ReadDotEnv(".env")
 		if err != nil {
-			return app.Config{}, err
+			return config.Config{}, err
 		}
 		getenv = func(k string) string {
 			if v := e.getenv(k); v != "" {
@@ -108,7 +108,7 @@ func loadConfig(e env) (app.Config, error) {
 			return vals[k]
 		}
 	}
-	cfg, err := app.LoadConfig(getenv)
+	cfg, err := config.Load(getenv)
 	if err != nil {
 		return cfg, err
 	}
@@ -118,7 +118,7 @@ func loadConfig(e env) (app.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(cfg app.Config, w io.Writer) *slog.Logger {
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}

@@ -1,0 +1,169 @@
+package adminpanel
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tienda/app/admin"
+	"tienda/models"
+	"tienda/views"
+)
+
+// priceBands are the dashboard chart's bands, in cents: [lo, hi).
+var priceBands = []struct {
+	label  string
+	lo, hi int64
+}{
+	{"Under 10", 0, 1000}, {"10 – 50", 1000, 5000}, {"50 – 200", 5000, 20000}, {"200 – 1,000", 20000, 100000}, {"1,000 and more", 100000, -1},
+}
+
+// Dashboard: GET /admin/.
+func (p *Panel) Dashboard(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	u := adminUser(c)
+	var vm views.DashboardView
+	for _, m := range p.site.Models() {
+		if !models.Permission(u, "view", m.ObjectType) {
+			continue
+		}
+		n, est, err := m.Count(ctx)
+		if err != nil {
+			return err
+		}
+		count := admin.GroupDigits(n)
+		if est {
+			count = "≈ " + count
+		}
+		mc := views.ModelCount{Label: capitalizeFirst(m.Plural), URL: m.URL, Count: count}
+		if models.Permission(u, "add", m.ObjectType) {
+			mc.AddURL = m.URL + "/new"
+		}
+		vm.Models = append(vm.Models, mc)
+	}
+	if models.Permission(u, "view", "product") {
+		var low []models.Product
+		err := p.store.DB.WithContext(ctx).Where("stock > 0 AND stock < ?", models.LowStockThreshold).
+			Order("stock ASC, id ASC").Limit(8).Find(&low).Error
+		if err != nil {
+			return fmt.Errorf("dashboard low stock: %w", err)
+		}
+		for _, pr := range low {
+			vm.LowStock = append(vm.LowStock, views.LowStock{Name: pr.Name, URL: p.site.ObjectURL("product", pr.ID), Stock: strconv.FormatInt(pr.Stock, 10)})
+		}
+		chart, err := p.stockChart(c)
+		if err != nil {
+			return err
+		}
+		vm.Chart = chart
+	}
+	recent, err := p.store.RecentHistory(ctx, 40)
+	if err != nil {
+		return err
+	}
+	for _, e := range recent {
+		if len(vm.Recent) == 10 {
+			break
+		}
+		if !models.Permission(u, "view", e.ObjectType) {
+			continue
+		}
+		url := ""
+		if e.Action != "delete" {
+			url = p.site.ObjectURL(e.ObjectType, e.ObjectID)
+		}
+		vm.Recent = append(vm.Recent, admin.HistoryEntryView(e, url))
+	}
+	if models.Permission(u, "view", "chat") {
+		rows, err := p.chatUsage(c)
+		if err != nil {
+			return err
+		}
+		vm.ChatUsage = rows
+	}
+	vm.Page = p.page(c, "Dashboard")
+	return p.render(c, fiber.StatusOK, views.DashboardPage(vm))
+}
+
+// stockChart sums price × stock per price band in the database (one
+// grouped scan) and lays the bars out as SVG.
+func (p *Panel) stockChart(c *fiber.Ctx) (views.BarChart, error) {
+	cents := "price"
+	if p.store.Dialect() == models.Postgres {
+		cents = "CAST(price * 100 AS BIGINT)"
+	}
+	bandExpr := "CASE"
+	for i, b := range priceBands {
+		if b.hi > 0 {
+			bandExpr += fmt.Sprintf(" WHEN pc < %d THEN %d", b.hi, i)
+		} else {
+			bandExpr += fmt.Sprintf(" ELSE %d", i)
+		}
+	}
+	bandExpr += " END"
+	var rows []struct {
+		Band  int
+		Value int64
+	}
+	q := "SELECT " + bandExpr + " AS band, CAST(SUM(pc * stock) AS BIGINT) AS value FROM (SELECT " + cents +
+		" AS pc, stock FROM products) t GROUP BY 1 ORDER BY 1"
+	if err := p.store.DB.WithContext(c.UserContext()).Raw(q).Scan(&rows).Error; err != nil {
+		return views.BarChart{}, fmt.Errorf("dashboard chart: %w", err)
+	}
+	values := make([]int64, len(priceBands))
+	var top int64
+	for _, r := range rows {
+		if r.Band >= 0 && r.Band < len(values) {
+			values[r.Band] = r.Value
+			top = max(top, r.Value)
+		}
+	}
+	const rowH, barMax = 36, 300
+	chart := views.BarChart{Title: "Stock value by price band", Width: 560, Height: 8 + rowH*len(priceBands),
+		Desc: "Horizontal bars: the value of the stock (price × units) of the products in each price band."}
+	for i, b := range priceBands {
+		w := 0
+		if top > 0 {
+			w = int(values[i] * barMax / top)
+		}
+		y := 4 + i*rowH
+		chart.Bars = append(chart.Bars, views.Bar{Label: b.label, Value: admin.GroupDigits(values[i] / 100), Y: y,
+			Width: w, TextY: y + 17, ValueX: 130 + max(w, 2) + 8})
+	}
+	return chart, nil
+}
+
+// chatUsage summarises today's chat usage per user and model.
+func (p *Panel) chatUsage(c *fiber.Ctx) ([]views.ChatUsageRow, error) {
+	ctx := c.UserContext()
+	sums, err := models.ChatUsageSince(ctx, p.store.DB, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	names := map[int64]string{}
+	var ids []int64
+	for _, s := range sums {
+		ids = append(ids, s.UserID)
+	}
+	if len(ids) > 0 {
+		var users []models.User
+		if err := p.store.DB.WithContext(ctx).Select("id", "username").Where("id IN ?", ids).Find(&users).Error; err != nil {
+			return nil, fmt.Errorf("chat usage users: %w", err)
+		}
+		for _, u := range users {
+			names[u.ID] = u.Username
+		}
+	}
+	rows := make([]views.ChatUsageRow, 0, len(sums))
+	for _, s := range sums {
+		name := names[s.UserID]
+		if name == "" {
+			name = "#" + strconv.FormatInt(s.UserID, 10)
+		}
+		rows = append(rows, views.ChatUsageRow{User: name, Model: s.Model, Messages: admin.GroupDigits(s.Messages),
+			Tokens: admin.GroupDigits(s.TotalTokens), AvgLatency: strconv.FormatInt(s.AvgLatency, 10) + " ms"})
+	}
+	return rows, nil
+}

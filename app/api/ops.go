@@ -1,0 +1,104 @@
+package api
+
+import (
+	"context"
+	"html/template"
+	"sync/atomic"
+	"tienda/app/web"
+	"tienda/models"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+)
+
+// Ops serves the operational endpoints: health, readiness, the OpenAPI
+// document and the docs page.
+type Ops struct {
+	DB       *gorm.DB
+	Migrator *models.Migrator
+	// OpenAPI is the document, built once at start-up.
+	OpenAPI  []byte
+	migrated atomic.Bool
+}
+
+// Health: the process is alive.
+func (o *Ops) Health(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// Ready: the database answers and every migration is applied; 503
+// with the reason otherwise. It recovers without a restart.
+func (o *Ops) Ready(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	if err := o.ping(ctx); err != nil {
+		return c.Status(503).JSON(fiber.Map{"status": "unavailable", "reason": "database unreachable"})
+	}
+	if !o.migrated.Load() {
+		n, err := o.Migrator.Pending(ctx)
+		if err != nil {
+			return c.Status(503).JSON(fiber.Map{"status": "unavailable", "reason": "cannot read migration status"})
+		}
+		if n > 0 {
+			return c.Status(503).JSON(fiber.Map{"status": "unavailable", "reason": "migrations pending", "pending": n})
+		}
+		o.migrated.Store(true) // a running binary's migration set never grows
+	}
+	return c.JSON(fiber.Map{"status": "ready"})
+}
+
+func (o *Ops) ping(ctx context.Context) error {
+	sqlDB, err := o.DB.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// ReadyGauge evaluates readiness at scrape time (1 ready, 0 not).
+func (o *Ops) ReadyGauge() float64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if o.ping(ctx) != nil {
+		return 0
+	}
+	if !o.migrated.Load() {
+		n, err := o.Migrator.Pending(ctx)
+		if err != nil || n > 0 {
+			return 0
+		}
+		o.migrated.Store(true)
+	}
+	return 1
+}
+
+// SwaggerUI is the vendored Swagger UI (static/vendor, see its VENDOR.md).
+const SwaggerUI = "/static/vendor/swagger-ui-dist@5.35.0"
+
+// docsPage loads only files from this server: no inline script or style,
+// so it works under the page CSP and offline.
+var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Tienda API</title>
+<link rel="stylesheet" href="{{.UI}}/swagger-ui.css">
+<link rel="icon" type="image/png" href="{{.UI}}/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{{.UI}}/swagger-ui-bundle.js" nonce="{{.Nonce}}"></script>
+<script src="/static/js/api-docs.js" nonce="{{.Nonce}}"></script>
+</body>
+</html>
+`))
+
+// Docs: GET /api/docs, the interactive API documentation.
+func (o *Ops) Docs(c *fiber.Ctx) error {
+	nonce := web.Nonce(c)
+	c.Type("html", "utf-8")
+	return docsPage.Execute(c.Response().BodyWriter(), struct{ UI, Nonce string }{SwaggerUI, nonce})
+}

@@ -1,0 +1,249 @@
+// Package api serves the REST API: the model resources with their
+// response cache, the OpenAPI document and docs page, health and
+// readiness, and the chat, search and embeddings endpoints.
+package api
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"gorm.io/gorm"
+
+	"tienda/app/web"
+	"tienda/models"
+)
+
+// Resource serves the JSON CRUD endpoints of one model. T is the model
+// struct; PT its pointer, which implements models.Entity.
+type Resource[T any, PT interface {
+	*T
+	models.Entity
+}] struct {
+	Store *models.Store
+	// Cache caches list and detail answers (nil: no cache).
+	Cache *Cache
+	Kind  string // object type for permissions and history: "product"
+	Title string // for messages: "Product"
+	Path  string // "/api/v1/products"
+	Spec  models.ListSpec
+	// Writable are the JSON names a client may set.
+	Writable []string
+	// Filters parses the list's extra query parameters into a scope.
+	Filters func(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error)
+}
+
+// pageParams parses page and page_size strictly: bad values are a 422,
+// never silently replaced.
+func pageParams(c *fiber.Ctx) (int, int, map[string]string) {
+	fields := map[string]string{}
+	page, size := 1, models.DefaultPageSize
+	if v := c.Query("page"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			fields["page"] = "must be a whole number from 1 to 1000000"
+		}
+		page = n
+	}
+	if v := c.Query("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > models.MaxPageSize {
+			fields["page_size"] = fmt.Sprintf("must be a whole number from 1 to %d", models.MaxPageSize)
+		}
+		size = n
+	}
+	return page, size, fields
+}
+
+// List: GET {path}.
+func (r *Resource[T, PT]) List(c *fiber.Ctx) error { return r.Cache.Serve(c, r.Kind, r.list) }
+
+func (r *Resource[T, PT]) list(c *fiber.Ctx) error {
+	if err := web.Require(c, "view", r.Kind); err != nil {
+		return err
+	}
+	page, size, fields := pageParams(c)
+	sort := c.Query("sort")
+	if err := r.Spec.CheckSort(sort); err != nil {
+		fields["sort"] = err.(*models.ValidationError).Fields["sort"]
+	}
+	var scope func(*gorm.DB) *gorm.DB
+	filtered := false
+	if r.Filters != nil {
+		var err error
+		scope, filtered, err = r.Filters(c)
+		if ve, ok := err.(*models.ValidationError); ok {
+			for k, v := range ve.Fields {
+				fields[k] = v
+			}
+		} else if err != nil {
+			return err
+		}
+	}
+	if len(fields) > 0 {
+		return web.Invalid(fields)
+	}
+	q := c.Query("q")
+	if len(q) > 200 {
+		return web.Invalid(map[string]string{"q": "must be at most 200 characters"})
+	}
+	params := models.ListParams{Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered}
+	out, err := models.List[T](c.UserContext(), r.Store.DB, r.Spec, params)
+	if err != nil {
+		return err
+	}
+	return c.JSON(out)
+}
+
+func (r *Resource[T, PT]) load(c *fiber.Ctx) (PT, error) {
+	id, err := web.PathID(c, r.Title)
+	if err != nil {
+		return nil, err
+	}
+	rec := PT(new(T))
+	if err := r.Store.Get(c.UserContext(), rec, id); err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return nil, web.NotFound(r.Title)
+		}
+		return nil, err
+	}
+	return rec, nil
+}
+
+func (r *Resource[T, PT]) send(c *fiber.Ctx, status int, rec PT) error {
+	c.Set(fiber.HeaderETag, web.ETag(rec.GetVersion()))
+	return c.Status(status).JSON(rec)
+}
+
+// Get: GET {path}/{id}.
+func (r *Resource[T, PT]) Get(c *fiber.Ctx) error { return r.Cache.Serve(c, r.Kind, r.get) }
+
+func (r *Resource[T, PT]) get(c *fiber.Ctx) error {
+	if err := web.Require(c, "view", r.Kind); err != nil {
+		return err
+	}
+	rec, err := r.load(c)
+	if err != nil {
+		return err
+	}
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && strings.Contains(inm, web.ETag(rec.GetVersion())) {
+		c.Set(fiber.HeaderETag, web.ETag(rec.GetVersion()))
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	return r.send(c, 200, rec)
+}
+
+// Create: POST {path}.
+func (r *Resource[T, PT]) Create(c *fiber.Ctx) error {
+	if err := web.Require(c, "add", r.Kind); err != nil {
+		return err
+	}
+	obj, err := web.DecodeObject(c)
+	if err != nil {
+		return err
+	}
+	rec := PT(new(T))
+	if err := web.BindFields(obj, rec, r.Writable, true); err != nil {
+		return err
+	}
+	web.WithActor(c, models.SourceAPI)
+	if err := r.Store.Create(c.UserContext(), rec); err != nil {
+		return err
+	}
+	c.Location(r.Path + "/" + strconv.FormatInt(rec.GetID(), 10))
+	return r.send(c, fiber.StatusCreated, rec)
+}
+
+// Replace: PUT {path}/{id} sets every writable field.
+func (r *Resource[T, PT]) Replace(c *fiber.Ctx) error { return r.update(c, true) }
+
+// Patch: PATCH {path}/{id} sets only the fields sent.
+func (r *Resource[T, PT]) Patch(c *fiber.Ctx) error { return r.update(c, false) }
+
+// update serves PUT and PATCH. A stale If-Match, or a concurrent write, is a 412.
+func (r *Resource[T, PT]) update(c *fiber.Ctx, replace bool) error {
+	if err := web.Require(c, "change", r.Kind); err != nil {
+		return err
+	}
+	want, sent, err := web.IfMatch(c)
+	if err != nil {
+		return err
+	}
+	obj, err := web.DecodeObject(c)
+	if err != nil {
+		return err
+	}
+	rec, err := r.load(c)
+	if err != nil {
+		return err
+	}
+	expected := rec.GetVersion()
+	if sent {
+		expected = want
+	}
+	if err := web.BindFields(obj, rec, r.Writable, replace); err != nil {
+		return err
+	}
+	web.WithActor(c, models.SourceAPI)
+	if err := r.Store.Update(c.UserContext(), rec, expected); err != nil {
+		return err
+	}
+	return r.send(c, 200, rec)
+}
+
+// Delete: DELETE {path}/{id}.
+func (r *Resource[T, PT]) Delete(c *fiber.Ctx) error {
+	if err := web.Require(c, "delete", r.Kind); err != nil {
+		return err
+	}
+	id, err := web.PathID(c, r.Title)
+	if err != nil {
+		return err
+	}
+	want, _, err := web.IfMatch(c)
+	if err != nil {
+		return err
+	}
+	web.WithActor(c, models.SourceAPI)
+	rec := PT(new(T))
+	if err := r.Store.Delete(c.UserContext(), rec, id, want); err != nil {
+		if errors.Is(err, models.ErrNotFound) {
+			return web.NotFound(r.Title)
+		}
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// ProductFilters parses min_price, max_price and in_stock.
+func ProductFilters(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error) {
+	var f models.ProductFilter
+	fields := map[string]string{}
+	for _, p := range []struct {
+		key string
+		dst **models.Money
+	}{{"min_price", &f.MinPrice}, {"max_price", &f.MaxPrice}} {
+		if v := c.Query(p.key); v != "" {
+			m, err := models.ParseMoney(v)
+			if err != nil || m.CentsValue() < 0 {
+				fields[p.key] = "must be a decimal number of 0 or more with at most 2 decimal places"
+				continue
+			}
+			*p.dst = &m
+		}
+	}
+	if v := c.Query("in_stock"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			fields["in_stock"] = "must be true or false"
+		} else {
+			f.InStock = &b
+		}
+	}
+	if len(fields) > 0 {
+		return nil, false, &models.ValidationError{Fields: fields}
+	}
+	return f.Scope, !f.IsZero(), nil
+}

@@ -1,0 +1,193 @@
+package auth
+
+import (
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tienda/app/web"
+	"tienda/models"
+)
+
+const (
+	localAPIKey = "apikey"
+	localClaims = "jwt_claims" // access-token claims already verified (by the rate limiter)
+)
+
+// The JWT layer is contrib/jwt (requireAuth), unless the rate
+// limiter already verified this request's access token with the same key
+// and rules (Tokens.parse), in which case that verification is used
+// rather than repeated.
+// JWT is the JWT layer.
+func (a *Auth) JWT() fiber.Handler {
+	jw := a.requireAuth()
+	return func(c *fiber.Ctx) error {
+		claims, ok := c.Locals(localClaims).(*Claims)
+		if !ok && web.PrincipalOf(c) == nil {
+			// A token verified before (by any request) is not verified again;
+			// anything else goes through contrib/jwt and its 401s.
+			if raw, bearer := bearerToken(c); bearer {
+				if cl, err := a.verified.access(a.Tokens, raw); err == nil {
+					claims, ok = cl, true
+				}
+			}
+		}
+		if ok && web.PrincipalOf(c) == nil {
+			p, err := principalFromClaims(claims)
+			if err != nil {
+				return err
+			}
+			web.SetPrincipal(c, p)
+			return c.Next()
+		}
+		return jw(c)
+	}
+}
+
+type apiKeyResult struct {
+	key  *models.APIKey
+	user *models.User
+	err  error
+}
+
+// lookupAPIKey verifies the request's X-API-Key once per request (the rate
+// limiter and the API key layer both ask).
+func (a *Auth) lookupAPIKey(c *fiber.Ctx) (*models.APIKey, *models.User, error) {
+	if r, ok := c.Locals(localAPIKey).(*apiKeyResult); ok {
+		return r.key, r.user, r.err
+	}
+	raw := c.Get(web.HeaderAPIKey)
+	k, u, err := a.Store.AuthenticateAPIKey(c.UserContext(), raw)
+	c.Locals(localAPIKey, &apiKeyResult{key: k, user: u, err: err})
+	return k, u, err
+}
+
+// APIKey is the optional API key layer, after the JWT layer: a request
+// with X-API-Key and no bearer token authenticates as the key's owner with
+// the key's scope. A read-only key is refused any write here.
+func (a *Auth) APIKey(c *fiber.Ctx) error {
+	if web.PrincipalOf(c) != nil {
+		return c.Next()
+	}
+	if c.Get(web.HeaderAPIKey) == "" {
+		return web.Unauthorized("Send an access token or an API key.")
+	}
+	k, u, err := a.lookupAPIKey(c)
+	if errors.Is(err, models.ErrAPIKeyInvalid) {
+		a.Metrics.Refused("api_key_invalid")
+		return &web.Error{Status: 401, Code: web.CodeUnauthorized, Message: "Authentication required.",
+			Detail: "The API key is invalid or revoked.", Headers: map[string]string{"WWW-Authenticate": `ApiKey realm="tienda"`}}
+	}
+	if err != nil {
+		return err
+	}
+	if k.ReadOnly() {
+		switch c.Method() {
+		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		default:
+			a.Metrics.Refused("api_key_scope")
+			return web.Forbidden("This API key is read-only.")
+		}
+	}
+	web.SetPrincipal(c, &web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser,
+		ReadOnly: k.ReadOnly(), APIKeyID: k.ID})
+	return c.Next()
+}
+
+// APIKeyCreated is the answer to creating a key: the only time the key is shown.
+type APIKeyCreated struct {
+	Key    string         `json:"key"`
+	APIKey *models.APIKey `json:"api_key"`
+}
+
+// APIKeyInput is the body of POST /api/v1/api-keys.
+type APIKeyInput struct {
+	Name  string `json:"name" validate:"required,min=1,max=100"`
+	Scope string `json:"scope" validate:"required,oneof=read-only read-write"`
+}
+
+// APIKeyList is the answer of GET /api/v1/api-keys.
+type APIKeyList struct {
+	Items []models.APIKey `json:"items"`
+}
+
+// keyManager allows staff signed in with a token (not with an API key, so a
+// leaked key cannot mint more keys) to manage their own keys.
+func keyManager(c *fiber.Ctx) (*web.Principal, error) {
+	p := web.PrincipalOf(c)
+	if p == nil {
+		return nil, web.Unauthorized("")
+	}
+	if p.APIKeyID != 0 {
+		return nil, web.Forbidden("API keys are managed with a signed-in session or access token, not with an API key.")
+	}
+	if !p.Staff && !p.Superuser {
+		return nil, web.Forbidden("Only staff accounts may have API keys.")
+	}
+	return p, nil
+}
+
+// ListKeys: GET /api/v1/api-keys lists the caller's keys (never the keys themselves).
+func (a *Auth) ListKeys(c *fiber.Ctx) error {
+	p, err := keyManager(c)
+	if err != nil {
+		return err
+	}
+	keys, err := a.Store.ListAPIKeys(c.UserContext(), p.UserID)
+	if err != nil {
+		return err
+	}
+	if keys == nil {
+		keys = []models.APIKey{}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(APIKeyList{Items: keys})
+}
+
+// CreateKey: POST /api/v1/api-keys makes a key and shows it once.
+func (a *Auth) CreateKey(c *fiber.Ctx) error {
+	p, err := keyManager(c)
+	if err != nil {
+		return err
+	}
+	obj, err := web.DecodeObject(c)
+	if err != nil {
+		return err
+	}
+	var in APIKeyInput
+	if err := web.BindFields(obj, &in, []string{"name", "scope"}, true); err != nil {
+		return err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	k, key, err := a.Store.CreateAPIKey(c.UserContext(), p.UserID, in.Name, in.Scope)
+	if err != nil {
+		return err
+	}
+	web.Log(c, a.Log).InfoContext(c.UserContext(), "API key created", "api_key_id", k.ID, "prefix", k.Prefix, "scope", k.Scope)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Location("/api/v1/api-keys/" + strconv.FormatInt(k.ID, 10))
+	return c.Status(fiber.StatusCreated).JSON(APIKeyCreated{Key: key, APIKey: k})
+}
+
+// RevokeKey: DELETE /api/v1/api-keys/{id} revokes one of the caller's keys.
+func (a *Auth) RevokeKey(c *fiber.Ctx) error {
+	p, err := keyManager(c)
+	if err != nil {
+		return err
+	}
+	id, err := web.PathID(c, "API key")
+	if err != nil {
+		return err
+	}
+	k, err := a.Store.RevokeAPIKey(c.UserContext(), p.UserID, id)
+	if errors.Is(err, models.ErrNotFound) {
+		return web.NotFound("API key")
+	}
+	if err != nil {
+		return err
+	}
+	web.Log(c, a.Log).InfoContext(c.UserContext(), "API key revoked", "api_key_id", k.ID, "prefix", k.Prefix)
+	return c.SendStatus(fiber.StatusNoContent)
+}

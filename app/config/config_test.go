@@ -1,0 +1,76 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Env != "development" || c.Port != "8080" || c.DatabaseURL != "tienda.db" || c.LogFormat != "text" ||
+		c.MaxRequestSize != 2<<20 || c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 7*24*time.Hour ||
+		c.DBMaxOpenConns != 10 || c.ShutdownTimeout != 25*time.Second {
+		t.Fatalf("defaults: %+v", c)
+	}
+	p, err := Load(envOf(map[string]string{"APP_ENV": "production", "SECRET_KEY": strings.Repeat("x1", 20)}))
+	if err != nil || p.LogFormat != "json" {
+		t.Fatalf("production defaults: %v %+v", err, p)
+	}
+}
+
+func TestLoadConfigRefusesBadValues(t *testing.T) {
+	strong := strings.Repeat("ab", 20)
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"no secret in production", map[string]string{"APP_ENV": "production"}, "SECRET_KEY is required"},
+		{"short secret", map[string]string{"APP_ENV": "production", "SECRET_KEY": "0123456789"}, "too weak"},
+		{"well-known secret", map[string]string{"APP_ENV": "production", "SECRET_KEY": "super-secret"}, "too weak"},
+		{"changeme", map[string]string{"APP_ENV": "production", "SECRET_KEY": "CHANGEME"}, "too weak"},
+		{"wildcard CORS in production", map[string]string{"APP_ENV": "production", "SECRET_KEY": strong, "CORS_ORIGINS": "https://a.example, *"}, "CORS_ORIGINS"},
+		{"unknown env", map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
+		{"bad port", map[string]string{"PORT": "http"}, "PORT"},
+		{"bad size", map[string]string{"MAX_REQUEST_SIZE": "-5"}, "MAX_REQUEST_SIZE"},
+		{"bad ttl", map[string]string{"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL"},
+		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
+		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(envOf(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("err = %v, want one line mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestReadDotEnv(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, ".env")
+	content := "# comment\nPORT=9090\nexport LOG_LEVEL=debug\nSECRET_KEY=\"quoted value\"\nnot a pair\n\n"
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := ReadDotEnv(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals["PORT"] != "9090" || vals["LOG_LEVEL"] != "debug" || vals["SECRET_KEY"] != "quoted value" || len(vals) != 3 {
+		t.Fatalf("parsed %v", vals)
+	}
+	if vals, err := ReadDotEnv(filepath.Join(dir, "missing")); err != nil || len(vals) != 0 {
+		t.Fatalf("missing file: %v %v", vals, err)
+	}
+}

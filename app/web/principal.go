@@ -1,0 +1,65 @@
+package web
+
+import (
+	"fmt"
+
+	"github.com/gofiber/fiber/v2"
+
+	"tienda/models"
+)
+
+// Principal is whoever a request is authenticated as.
+type Principal struct {
+	UserID    int64
+	Username  string
+	Staff     bool
+	Superuser bool
+	// ReadOnly is set for read-only API keys.
+	ReadOnly bool
+	// APIKeyID is the key the request authenticated with (0: a JWT or a session).
+	APIKeyID int64
+}
+
+// User returns the permission view of the principal.
+func (p *Principal) User() *models.User {
+	return &models.User{ID: p.UserID, Username: p.Username, IsActive: true, IsStaff: p.Staff, IsSuperuser: p.Superuser}
+}
+
+// Can applies the one permission rule (models.Permission).
+func (p *Principal) Can(action, objectType string) bool {
+	if p == nil {
+		return false
+	}
+	if p.ReadOnly && action != "view" {
+		return false
+	}
+	return models.Permission(p.User(), action, objectType)
+}
+
+// PrincipalOf is the request's principal, or nil before authentication.
+func PrincipalOf(c *fiber.Ctx) *Principal {
+	p, _ := c.Locals(localPrincipal).(*Principal)
+	return p
+}
+
+// SetPrincipal records who the request is authenticated as.
+func SetPrincipal(c *fiber.Ctx, p *Principal) { c.Locals(localPrincipal, p) }
+
+// Require enforces the permission rule for the request's principal.
+func Require(c *fiber.Ctx, action, objectType string) error {
+	p := PrincipalOf(c)
+	if p == nil {
+		return Unauthorized("")
+	}
+	if !p.Can(action, objectType) {
+		return Forbidden(fmt.Sprintf("%s on %s needs a staff account with write access.", action, objectType))
+	}
+	return nil
+}
+
+// WithActor tags the request's writes with its principal, for the history.
+func WithActor(c *fiber.Ctx, source models.Source) {
+	if p := PrincipalOf(c); p != nil {
+		c.SetUserContext(models.WithActor(c.UserContext(), models.Actor{UserID: p.UserID, Username: p.Username, Source: source}))
+	}
+}
