@@ -30,7 +30,7 @@ func (s *Server) routes() {
 	app.Use(st.CompressLayer()) // brotli/gzip, never for event streams
 	app.Use(st.LimitBody)       // (3) MAX_REQUEST_SIZE, before any body is read
 	app.Use(st.CORS())          // (4) CORS_ORIGINS
-	app.Use(s.limits.Handler)   // (5) per user / API key / client IP; auth, write, read
+	app.Use(s.limits.Anonymous) // (5a) by client address: anonymous requests, sign-in, failed credentials
 
 	// Operations.
 	app.Get("/health", s.ops.Health)
@@ -47,7 +47,8 @@ func (s *Server) routes() {
 	v1.Post("/auth/refresh", s.auth.Refresh)
 	v1.Post("/auth/logout", s.auth.Logout)
 
-	authed := v1.Group("", s.auth.JWT(), s.auth.APIKey) // (6) JWT, (7) API key
+	// (6) JWT, (7) API key, then (5b) the allowance of whoever they authenticated.
+	authed := v1.Group("", s.auth.JWT(), s.auth.APIKey, s.limits.PerPrincipal)
 	products := &api.Resource[models.Product, *models.Product]{Store: s.store, Cache: s.cache, Kind: "product", Title: "Product",
 		Path: "/api/v1/products", Spec: models.ProductList, Writable: []string{"name", "description", "price", "stock"},
 		Filters: api.ProductFilters}

@@ -161,7 +161,7 @@ func (s *Server) wire(ctx, bg context.Context) error {
 		go ml.Run(bg, time.Minute)
 		limiter = ml
 	}
-	s.limits = &stack.RateLimit{Limiter: limiter, Rates: cfg.Prod, Metrics: s.metrics, Log: s.log, Client: s.auth.RateClient}
+	s.limits = &stack.RateLimit{Limiter: limiter, Rates: cfg.Prod, Proxies: s.proxies, Metrics: s.metrics, Log: s.log}
 	if cfg.Prod.CacheTTL > 0 {
 		s.cache = &api.Cache{TTL: cfg.Prod.CacheTTL, Gens: s.storage, Metrics: s.metrics, Log: s.log}
 		if s.redis != nil {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"tienda/app/auth"
 	"tienda/app/config"
 	"tienda/app/web"
 	"time"
@@ -369,6 +370,27 @@ func testRateLimit(t *testing.T, ts *testServer) {
 		assertEnvelope(t, r, 429, web.CodeRateLimited)
 		if r := ts.do("GET", "/api/v1/documents", nil, "X-Forwarded-For", "203.0.113.8"); r.Status != 401 {
 			t.Fatalf("another client limited: %d", r.Status)
+		}
+	})
+	t.Run("signed-in users are not counted against their address", func(t *testing.T) {
+		// Many users behind one address (an office's NAT) each have their
+		// own allowance, and do not spend the address's anonymous one.
+		for _, name := range []string{"carla", "dario", "elena"} {
+			pw := ts.createUser(name, true, false)
+			// Signed in from elsewhere: the auth allowance of 0.0.0.0 is the
+			// subject of another subtest.
+			r := ts.do("POST", "/api/v1/auth/token", map[string]string{"username": name, "password": pw}, "X-Forwarded-For", "198.51.100.9")
+			var pair auth.TokenPair
+			r.JSON(t, &pair)
+			tok := "Bearer " + pair.AccessToken
+			for i := 0; i < 3; i++ {
+				if r := ts.do("GET", "/api/v1/products", nil, "Authorization", tok, "X-Forwarded-For", "192.0.2.77"); r.Status != 200 {
+					t.Fatalf("%s read %d: %d", name, i, r.Status)
+				}
+			}
+		}
+		if r := ts.do("GET", "/api/v1/products", nil, "X-Forwarded-For", "192.0.2.77"); r.Status != 401 || r.Header.Get("RateLimit-Remaining") != "2" {
+			t.Fatalf("anonymous after the users: %d remaining %q", r.Status, r.Header.Get("RateLimit-Remaining"))
 		}
 	})
 	t.Run("invented tokens count against the address", func(t *testing.T) {

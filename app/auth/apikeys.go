@@ -11,60 +11,7 @@ import (
 	"tienda/models"
 )
 
-const (
-	localAPIKey = "apikey"
-	localClaims = "jwt_claims" // access-token claims already verified (by the rate limiter)
-)
-
-// The JWT layer is contrib/jwt (requireAuth), unless the rate
-// limiter already verified this request's access token with the same key
-// and rules (Tokens.parse), in which case that verification is used
-// rather than repeated.
-// JWT is the JWT layer.
-func (a *Auth) JWT() fiber.Handler {
-	jw := a.requireAuth()
-	return func(c *fiber.Ctx) error {
-		claims, ok := c.Locals(localClaims).(*Claims)
-		if !ok && web.PrincipalOf(c) == nil {
-			// A token verified before (by any request) is not verified again;
-			// anything else goes through contrib/jwt and its 401s.
-			if raw, bearer := bearerToken(c); bearer {
-				if cl, err := a.verified.access(a.Tokens, raw); err == nil {
-					claims, ok = cl, true
-				}
-			}
-		}
-		if ok && web.PrincipalOf(c) == nil {
-			p, err := principalFromClaims(claims)
-			if err != nil {
-				return err
-			}
-			web.SetPrincipal(c, p)
-			return c.Next()
-		}
-		return jw(c)
-	}
-}
-
-type apiKeyResult struct {
-	key  *models.APIKey
-	user *models.User
-	err  error
-}
-
-// lookupAPIKey verifies the request's X-API-Key once per request (the rate
-// limiter and the API key layer both ask).
-func (a *Auth) lookupAPIKey(c *fiber.Ctx) (*models.APIKey, *models.User, error) {
-	if r, ok := c.Locals(localAPIKey).(*apiKeyResult); ok {
-		return r.key, r.user, r.err
-	}
-	raw := c.Get(web.HeaderAPIKey)
-	k, u, err := a.Store.AuthenticateAPIKey(c.UserContext(), raw)
-	c.Locals(localAPIKey, &apiKeyResult{key: k, user: u, err: err})
-	return k, u, err
-}
-
-// APIKey is the optional API key layer, after the JWT layer: a request
+// APIKey is layer (7), the optional API key layer after the JWT layer: a request
 // with X-API-Key and no bearer token authenticates as the key's owner with
 // the key's scope. A read-only key is refused any write here.
 func (a *Auth) APIKey(c *fiber.Ctx) error {
@@ -74,7 +21,7 @@ func (a *Auth) APIKey(c *fiber.Ctx) error {
 	if c.Get(web.HeaderAPIKey) == "" {
 		return web.Unauthorized("Send an access token or an API key.")
 	}
-	k, u, err := a.lookupAPIKey(c)
+	k, u, err := a.Store.AuthenticateAPIKey(c.UserContext(), c.Get(web.HeaderAPIKey))
 	if errors.Is(err, models.ErrAPIKeyInvalid) {
 		a.Metrics.Refused("api_key_invalid")
 		return &web.Error{Status: 401, Code: web.CodeUnauthorized, Message: "Authentication required.",

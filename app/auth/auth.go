@@ -31,12 +31,11 @@ type Auth struct {
 	Proxies  web.Proxies
 	Metrics  *obs.Metrics
 	Log      *slog.Logger
-	verified *verifiedTokens
 }
 
 // New wires the authentication of the API.
 func New(store *models.Store, tokens *Tokens, throttle *LoginThrottle, proxies web.Proxies, m *obs.Metrics, log *slog.Logger) *Auth {
-	return &Auth{Store: store, Tokens: tokens, Throttle: throttle, Proxies: proxies, Metrics: m, Log: log, verified: newVerifiedTokens(10_000)}
+	return &Auth{Store: store, Tokens: tokens, Throttle: throttle, Proxies: proxies, Metrics: m, Log: log}
 }
 
 // localToken holds the *jwt.Token contrib/jwt verified.
@@ -292,9 +291,12 @@ func (a *Auth) Logout(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
-// requireAuth authenticates /api/v1 requests with a Bearer access token
-// (contrib/jwt, HS256 pinned); anything else is a 401 with WWW-Authenticate.
-func (a *Auth) requireAuth() fiber.Handler {
+// JWT is layer (6): it authenticates /api/v1 requests with a Bearer access
+// token, verified once by contrib/jwt (HS256 pinned, claims checked by
+// Claims.Validate); a bad or missing token is a 401 with WWW-Authenticate.
+// A request with an API key and no bearer token goes on to the API key
+// layer.
+func (a *Auth) JWT() fiber.Handler {
 	return jwtware.New(jwtware.Config{
 		SigningKey: jwtware.SigningKey{JWTAlg: jwtware.HS256, Key: a.Tokens.key},
 		Claims:     &Claims{},

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"hash/maphash"
 	"log/slog"
@@ -9,13 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+
 	"tienda/app/config"
 	"tienda/app/obs"
 	"tienda/app/web"
-	"time"
-
-	"github.com/gofiber/fiber/v2"
-	"github.com/redis/go-redis/v9"
 )
 
 // Decision is the answer of a limiter for one request.
@@ -117,50 +120,29 @@ func (m *memoryLimiter) Run(ctx context.Context, every time.Duration) {
 	}
 }
 
-// redisLimiter is a sliding window log in Redis, shared by every
-// instance. One Lua script trims the window, counts and adds the request
-// atomically, on Redis's own clock, so concurrent requests on several
-// instances can never pass more than N in any window.
+// redisLimiter is GCRA in Redis (go-redis/redis_rate), shared by every
+// instance: one script decides atomically on Redis's clock, so concurrent
+// requests on several instances never pass more than N per window.
 type redisLimiter struct {
-	c      redis.UniversalClient
+	l      *redis_rate.Limiter
 	prefix string
-}
-
-var slidingWindow = redis.NewScript(`
-local key = KEYS[1]
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-local n = redis.call('ZCARD', key)
-local allowed = 0
-if n < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, window)
-  n = n + 1
-  allowed = 1
-end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-local reset = window
-if oldest[2] then reset = tonumber(oldest[2]) + window - now end
-return {allowed, limit - n, reset}`)
-
-func (l *redisLimiter) Allow(ctx context.Context, key string, r config.Rate) (Decision, error) {
-	res, err := slidingWindow.Run(ctx, l.c, []string{l.prefix + key}, r.N, r.Window.Milliseconds(), web.NewID()).Int64Slice()
-	if err != nil || len(res) != 3 {
-		return Decision{}, fmt.Errorf("redis rate limit: %w", err)
-	}
-	d := Decision{Allowed: res[0] == 1, Limit: r.N, Remaining: int(res[1]), Reset: time.Duration(res[2]) * time.Millisecond}
-	if !d.Allowed {
-		d.RetryAfter = d.Reset
-	}
-	return d, nil
 }
 
 // NewRedisLimiter is the limiter shared by every instance through Redis.
 func NewRedisLimiter(c redis.UniversalClient, prefix string) Limiter {
-	return &redisLimiter{c: c, prefix: prefix}
+	return &redisLimiter{l: redis_rate.NewLimiter(c), prefix: prefix}
+}
+
+func (l *redisLimiter) Allow(ctx context.Context, key string, r config.Rate) (Decision, error) {
+	res, err := l.l.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: r.N, Burst: r.N, Period: r.Window})
+	if err != nil {
+		return Decision{}, fmt.Errorf("redis rate limit: %w", err)
+	}
+	d := Decision{Allowed: res.Allowed > 0, Limit: r.N, Remaining: res.Remaining, Reset: res.ResetAfter}
+	if !d.Allowed {
+		d.RetryAfter = res.RetryAfter
+	}
+	return d, nil
 }
 
 // Limit classes.
@@ -187,16 +169,19 @@ func limitClass(c *fiber.Ctx) string {
 	return classWrite
 }
 
-// RateLimit is the rate limiting layer's dependencies.
+// limiterTimeout bounds one limiter call: a slow store must not slow every
+// request down (the request then passes, see take).
+const limiterTimeout = 250 * time.Millisecond
+
+// RateLimit is the two rate limiting layers: Anonymous, by client address
+// before authentication, and PerPrincipal, by user or API key after it.
+// Each request is counted once, by the layer that knows who it is.
 type RateLimit struct {
 	Limiter Limiter
 	Rates   config.ProdConfig
+	Proxies web.Proxies
 	Metrics *obs.Metrics
 	Log     *slog.Logger
-	// Client names the client a request is counted against (the user of a
-	// valid token, a valid API key, else the client's address); class is
-	// the request's limit class.
-	Client func(c *fiber.Ctx, class string) string
 }
 
 func (l *RateLimit) rateFor(class string) config.Rate {
@@ -209,36 +194,89 @@ func (l *RateLimit) rateFor(class string) config.Rate {
 	return l.Rates.RateRead
 }
 
-// Handler is the rate limiting layer: RateLimit-* headers on every
-// limited response, 429 RATE_LIMITED with Retry-After when the allowance
-// is spent. A store outage lets requests through (logged and counted):
-// refusing every request would turn a Redis hiccup into an outage.
-func (l *RateLimit) Handler(c *fiber.Ctx) error {
+// hasCredentials is true when the request carries a bearer token or an
+// API key: it is counted by PerPrincipal once they are verified.
+func hasCredentials(c *fiber.Ctx) bool {
+	return len(c.Request().Header.Peek(fiber.HeaderAuthorization)) > 0 || len(c.Request().Header.Peek(web.HeaderAPIKey)) > 0
+}
+
+// Anonymous is layer (5a): a cheap limit by client address (X-Forwarded-For
+// only from TRUSTED_PROXIES, right-most untrusted entry) for requests
+// without credentials and for the sign-in endpoints. A request with
+// credentials that did not authenticate it (a 401 from the authentication
+// layers, or a public route) is counted against its address afterwards,
+// and answered 429 once the address's allowance is spent, so inventing
+// tokens or keys never buys a fresh allowance.
+func (l *RateLimit) Anonymous(c *fiber.Ctx) error {
 	class := limitClass(c)
 	if class == "" {
 		return c.Next()
 	}
-	r := l.rateFor(class)
-	if r.Off() {
+	key := class + ":ip:" + l.Proxies.ClientIP(c)
+	if class == classAuth || !hasCredentials(c) {
+		if err := l.take(c, class, key); err != nil {
+			return err
+		}
 		return c.Next()
 	}
-	key := class + ":" + l.Client(c, class)
-	d, err := l.Limiter.Allow(c.UserContext(), key, r)
-	if err != nil {
-		web.Log(c, l.Log).WarnContext(c.UserContext(), "rate limiter unavailable", "err", err)
-		l.Metrics.Refused("rate_limiter_unavailable")
+	err := c.Next()
+	if web.PrincipalOf(c) == nil {
+		if refused := l.take(c, class, key); refused != nil {
+			return refused
+		}
+	}
+	return err
+}
+
+// PerPrincipal is layer (5b), after authentication: the allowance of the
+// user (a JWT or a session) or of the API key the request authenticated as.
+func (l *RateLimit) PerPrincipal(c *fiber.Ctx) error {
+	class := limitClass(c)
+	p := web.PrincipalOf(c)
+	if class == "" || class == classAuth || p == nil {
 		return c.Next()
+	}
+	who := "user:" + strconv.FormatInt(p.UserID, 10)
+	if p.APIKeyID != 0 {
+		who = "key:" + strconv.FormatInt(p.APIKeyID, 10)
+	}
+	if err := l.take(c, class, class+":"+who); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// take counts one request of key and sets the RateLimit-* headers; it
+// returns a 429 when the allowance is spent. A store outage lets the
+// request through (logged and counted): refusing every request would turn
+// a Redis hiccup into an outage.
+func (l *RateLimit) take(c *fiber.Ctx, class, key string) error {
+	r := l.rateFor(class)
+	if r.Off() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), limiterTimeout)
+	defer cancel()
+	d, err := l.Limiter.Allow(ctx, key, r)
+	if err != nil {
+		level := slog.LevelWarn
+		if errors.Is(err, context.Canceled) {
+			level = slog.LevelDebug
+		}
+		web.Log(c, l.Log).Log(c.UserContext(), level, "rate limiter unavailable", "err", err)
+		l.Metrics.Refused("rate_limiter_unavailable")
+		return nil
 	}
 	reset := int(math.Ceil(d.Reset.Seconds()))
 	c.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
 	c.Set("RateLimit-Remaining", strconv.Itoa(max(d.Remaining, 0)))
 	c.Set("RateLimit-Reset", strconv.Itoa(reset))
 	c.Set("RateLimit-Policy", strconv.Itoa(r.N)+";w="+strconv.Itoa(int(math.Ceil(r.Window.Seconds()))))
-	if !d.Allowed {
-		l.Metrics.Limited(class)
-		retry := max(int(math.Ceil(d.RetryAfter.Seconds())), 1)
-		return &web.Error{Status: 429, Code: web.CodeRateLimited, Message: "Too many requests. Slow down and retry later.",
-			Detail: "Retry in " + strconv.Itoa(retry) + " s.", Headers: map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(retry)}}
+	if d.Allowed {
+		return nil
 	}
-	return c.Next()
+	l.Metrics.Limited(class)
+	retry := max(int(math.Ceil(d.RetryAfter.Seconds())), 1)
+	return &web.Error{Status: 429, Code: web.CodeRateLimited, Message: "Too many requests. Slow down and retry later.",
+		Detail: "Retry in " + strconv.Itoa(retry) + " s.", Headers: map[string]string{fiber.HeaderRetryAfter: strconv.Itoa(retry)}}
 }
