@@ -9,6 +9,7 @@ import (
 
 	"tienda/app/adminpanel"
 	"tienda/app/api"
+	"tienda/app/stack"
 	"tienda/models"
 )
 
@@ -26,11 +27,12 @@ func (s *Server) routes() {
 	app.Use(s.tracing.Middleware()) // OpenTelemetry span (only when OTEL_EXPORTER_OTLP_ENDPOINT is set)
 	app.Use(st.Logger)              // (1) correlation id + one access line
 	app.Use(st.Recover())
-	app.Use(st.SecurityHeaders) // (2) CSP, HSTS, frame/content-type/referrer/permissions
-	app.Use(st.CompressLayer()) // brotli/gzip, never for event streams
-	app.Use(st.LimitBody)       // (3) MAX_REQUEST_SIZE, before any body is read
-	app.Use(st.CORS())          // (4) CORS_ORIGINS
-	app.Use(s.limits.Anonymous) // (5a) by client address: anonymous requests, sign-in, failed credentials
+	app.Use(stack.Deadline(s.cfg.RequestTimeout, s.longDeadlines())) // every request's deadline
+	app.Use(st.SecurityHeaders)                                      // (2) CSP, HSTS, frame/content-type/referrer/permissions
+	app.Use(st.CompressLayer())                                      // brotli/gzip, never for event streams
+	app.Use(st.LimitBody)                                            // (3) MAX_REQUEST_SIZE, before any body is read
+	app.Use(st.CORS())                                               // (4) CORS_ORIGINS
+	app.Use(s.limits.Anonymous)                                      // (5a) by client address: anonymous requests, sign-in, failed credentials
 
 	// Operations.
 	app.Get("/health", s.ops.Health)
@@ -102,4 +104,14 @@ func (s *Server) routes() {
 	staff.Get("/:model/:id/delete", site.DeleteForm)
 	staff.Post("/:model/:id/delete", site.Delete)
 	staff.Get("/:model/:id/history", site.History)
+}
+
+// longDeadlines are the routes that wait for the language model: their
+// deadline is LLM_TIMEOUT on top of REQUEST_TIMEOUT (the database part).
+func (s *Server) longDeadlines() map[string]time.Duration {
+	d := s.cfg.RequestTimeout + s.cfg.LLMTimeout
+	return map[string]time.Duration{
+		"/api/v1/chat": d, "/api/v1/chat/stream": d, "/admin/chat/stream": d,
+		"/api/v1/documents/search": d, "/api/v1/embeddings": d, "/api/v1/chat/models": d,
+	}
 }

@@ -104,6 +104,8 @@ type Chat struct {
 	// long open streams may still run then.
 	Draining        <-chan struct{}
 	ShutdownTimeout time.Duration
+	// StreamTimeout bounds one event stream (0: none).
+	StreamTimeout time.Duration
 }
 
 // strictFields decodes the body as a JSON object and checks that every

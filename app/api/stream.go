@@ -38,7 +38,13 @@ func (h *Chat) Stream(c *fiber.Ctx) error {
 	log := web.Log(c, h.Log)
 	// Fiber never cancels a request's context when the client leaves: the
 	// stream writer cancels this one when a write or flush fails.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(c.UserContext()))
+	// The stream outlives the request and its deadline; it has its own.
+	base := context.WithoutCancel(c.UserContext())
+	ctx, cancel := context.WithCancel(base)
+	if h.StreamTimeout > 0 {
+		cancel()
+		ctx, cancel = context.WithTimeout(base, h.StreamTimeout)
+	}
 	c.Set(fiber.HeaderContentType, "text/event-stream; charset=utf-8")
 	c.Set(fiber.HeaderCacheControl, "no-cache, no-store")
 	c.Set(fiber.HeaderConnection, "keep-alive")

@@ -35,12 +35,16 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	ShutdownTimeout time.Duration
-	LLMBaseURL      string
-	LLMAPIKey       string
-	LLMModel        string
-	LLMEmbedModel   string
-	LLMTimeout      time.Duration
-	MetricsToken    string
+	// RequestTimeout is every request's deadline (REQUEST_TIMEOUT); chat,
+	// search and embeddings get LLMTimeout on top, event streams and
+	// exports have their own.
+	RequestTimeout time.Duration
+	LLMBaseURL     string
+	LLMAPIKey      string
+	LLMModel       string
+	LLMEmbedModel  string
+	LLMTimeout     time.Duration
+	MetricsToken   string
 	// Prod configures the production stack (rate limits, cache, metrics, tracing).
 	Prod ProdConfig
 	Chat ChatConfig
@@ -164,6 +168,7 @@ func Load(getenv func(string) string) (Config, error) {
 		{"ACCESS_TOKEN_TTL", "15m", &c.AccessTokenTTL},
 		{"REFRESH_TOKEN_TTL", "168h", &c.RefreshTokenTTL},
 		{"SHUTDOWN_TIMEOUT", "25s", &c.ShutdownTimeout},
+		{"REQUEST_TIMEOUT", "10s", &c.RequestTimeout},
 		{"LLM_TIMEOUT", "60s", &c.LLMTimeout},
 	}
 	for _, d := range durs {
