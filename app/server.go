@@ -185,7 +185,7 @@ func (s *Server) wire(ctx, bg context.Context) error {
 	}
 	s.chatAPI = &api.Chat{Service: s.chat.service, Retriever: s.chat.retriever, Embedder: s.chat.embedder,
 		Provider: s.chat.provider, DB: s.db, Budget: cfg.Chat.DailyTokenBudget, Metrics: s.metrics, Log: s.log,
-		Ping: s.chat.ssePing, Draining: s.draining, ShutdownTimeout: cfg.ShutdownTimeout,
+		Ping: s.chat.ssePing, Draining: s.draining, ShutdownTimeout: cfg.ShutdownTimeout, Validate: s.store.Validate,
 		StreamTimeout: cfg.RequestTimeout + cfg.LLMTimeout}
 	s.panel, err = adminpanel.New(adminpanel.Config{Store: s.store, Storage: s.storage, SecretKey: cfg.SecretKey,
 		Static: s.static, Throttle: s.throttle, Proxies: s.proxies, Provider: s.chat.provider, Log: s.log})

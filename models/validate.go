@@ -76,7 +76,11 @@ func (val *Validator) Struct(s any) error {
 	}
 	fields := make(map[string]string, len(verrs))
 	for _, fe := range verrs {
+		// The JSON path without the root type: "price", "history[0].role".
 		key := fe.Field()
+		if _, path, ok := strings.Cut(fe.Namespace(), "."); ok {
+			key = path
+		}
 		if _, dup := fields[key]; !dup {
 			fields[key] = Message(fe.Tag(), fe.Param(), fe.Kind())
 		}

@@ -1,18 +1,16 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/swaggest/jsonschema-go"
 	"gorm.io/gorm"
 
 	"tienda/app/chat"
@@ -21,34 +19,84 @@ import (
 	"tienda/models"
 )
 
-// Request bodies of the chat API, as documented in the OpenAPI document.
-// The handlers parse them field by field (to name every bad field), with
-// the limits above; TestChatDocTypesMatchLimits keeps the two in step.
+// Request bodies of the chat API. They are decoded strictly (web.Decode:
+// unknown fields refused, every bad field named) and checked by the models'
+// validator against their `validate` tags, which also give the OpenAPI
+// document its bounds: one rule source.
 type (
 	chatHistoryItem struct {
 		Role    string `json:"role" validate:"required,oneof=user assistant"`
-		Content string `json:"content" validate:"required,min=1,max=4096"`
+		Content string `json:"content" validate:"required,notblank,max=4096"`
 	}
 	chatRequestBody struct {
-		Message      string            `json:"message" validate:"required,min=1,max=4096"`
+		Message      string            `json:"message" validate:"required,notblank,max=4096"`
 		Model        string            `json:"model,omitempty" validate:"max=200"`
 		SystemPrompt string            `json:"system_prompt,omitempty" validate:"max=4000"`
 		Temperature  *float64          `json:"temperature,omitempty" validate:"omitempty,gte=0,lte=2"`
-		TopK         int               `json:"top_k,omitempty" validate:"omitempty,min=1,max=50"`
+		TopK         *int              `json:"top_k,omitempty" validate:"omitempty,min=1,max=50"`
 		History      []chatHistoryItem `json:"history,omitempty" validate:"max=20,dive"`
 	}
 	searchRequestBody struct {
-		Query string `json:"query" validate:"required,min=1,max=1000"`
-		TopK  int    `json:"top_k,omitempty" validate:"omitempty,min=1,max=50"`
+		Query string `json:"query" validate:"required,notblank,max=1000"`
+		TopK  *int   `json:"top_k,omitempty" validate:"omitempty,min=1,max=50"`
 		Mode  string `json:"mode,omitempty" validate:"omitempty,oneof=keyword semantic hybrid"`
 	}
 	embeddingsRequestBody struct {
-		// Input is a string or a list of at most 256 strings of 1 to 8192 characters.
-		Input          any    `json:"input" validate:"required" description:"A string, or a list of 1 to 256 strings, each 1 to 8192 characters."`
-		Model          string `json:"model,omitempty" validate:"max=200"`
-		EncodingFormat string `json:"encoding_format,omitempty" validate:"omitempty,oneof=float"`
+		Input          embeddingInput `json:"input" validate:"required,min=1,max=256,dive,min=1,max=8192" description:"A string, or a list of 1 to 256 strings, each 1 to 8192 characters."`
+		Model          string         `json:"model,omitempty" validate:"max=200"`
+		EncodingFormat string         `json:"encoding_format,omitempty" validate:"omitempty,oneof=float"`
 	}
 )
+
+// singleInput reports whether the body's input is one string, not a list.
+func singleInput(body []byte) bool {
+	var in struct {
+		Input json.RawMessage `json:"input"`
+	}
+	return json.Unmarshal(body, &in) == nil && len(in.Input) > 0 && in.Input[0] == '"'
+}
+
+// embeddingInput is OpenAI's input: one string or a list of strings. A
+// list longer than MaxEmbeddingInputs is refused as too large (413) while
+// it is read, before its strings are.
+type embeddingInput []string
+
+// JSONSchema documents both forms, with the bounds the validator enforces.
+func (embeddingInput) JSONSchema() (jsonschema.Schema, error) {
+	one := jsonschema.Schema{}
+	one.WithType(jsonschema.String.Type()).WithMinLength(1).WithMaxLength(chat.MaxEmbeddingChars)
+	many := jsonschema.Schema{}
+	items := jsonschema.Items{}
+	items.WithSchemaOrBool(one.ToSchemaOrBool())
+	many.WithType(jsonschema.Array.Type()).WithMinItems(1).WithMaxItems(chat.MaxEmbeddingInputs).WithItems(items)
+	out := jsonschema.Schema{}
+	out.WithOneOf(one.ToSchemaOrBool(), many.ToSchemaOrBool())
+	return out, nil
+}
+
+func (in *embeddingInput) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*in = embeddingInput{one}
+		return nil
+	}
+	var many []json.RawMessage
+	if err := json.Unmarshal(b, &many); err != nil {
+		return &web.SubfieldError{Message: "must be a string or a list of strings"}
+	}
+	if len(many) > chat.MaxEmbeddingInputs {
+		return &web.Error{Status: 413, Code: web.CodePayloadTooLarge, Message: fmt.Sprintf("At most %d inputs per request.", chat.MaxEmbeddingInputs),
+			Fields: map[string]string{"input": fmt.Sprintf("must hold at most %d strings", chat.MaxEmbeddingInputs)}}
+	}
+	out := make(embeddingInput, len(many))
+	for i, raw := range many {
+		if err := json.Unmarshal(raw, &out[i]); err != nil {
+			return &web.SubfieldError{Suffix: fmt.Sprintf("[%d]", i), Message: "must be a string"}
+		}
+	}
+	*in = out
+	return nil
+}
 
 // Responses of the chat API.
 type (
@@ -104,123 +152,25 @@ type Chat struct {
 	// long open streams may still run then.
 	Draining        <-chan struct{}
 	ShutdownTimeout time.Duration
+	// Validate checks request bodies (the models' validator).
+	Validate *models.Validator
 	// StreamTimeout bounds one event stream (0: none).
 	StreamTimeout time.Duration
 }
 
-// strictFields decodes the body as a JSON object and checks that every
-// key is allowed; values are decoded by the caller.
-func strictFields(c *fiber.Ctx, allowed ...string) (map[string]json.RawMessage, map[string]string, error) {
-	obj, err := web.DecodeObject(c)
-	if err != nil {
-		return nil, nil, err
-	}
-	ok := map[string]bool{}
-	for _, a := range allowed {
-		ok[a] = true
-	}
-	fields := map[string]string{}
-	for k := range obj {
-		if !ok[k] {
-			fields[k] = "is not a known field"
-		}
-	}
-	return obj, fields, nil
-}
-
-func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
-
-// decodeString reads a string field with a length bound in characters.
-func decodeString(obj map[string]json.RawMessage, fields map[string]string, name string, required bool, minChars, maxChars int) string {
-	raw, ok := obj[name]
-	if !ok || isNull(raw) {
-		if required {
-			fields[name] = "is required"
-		}
-		return ""
-	}
-	var v string
-	if err := json.Unmarshal(raw, &v); err != nil {
-		fields[name] = "must be a string"
-		return ""
-	}
-	n := utf8.RuneCountInString(v)
-	switch {
-	case !utf8.ValidString(v):
-		fields[name] = "must be valid UTF-8"
-	case n > maxChars:
-		fields[name] = fmt.Sprintf("must be at most %d characters", maxChars)
-	case n < minChars || (minChars > 0 && strings.TrimSpace(v) == ""):
-		fields[name] = fmt.Sprintf("must be %d to %d characters", minChars, maxChars)
-	}
-	return v
-}
-
-// decodeInt reads an integer field in [lo, hi]; def when absent.
-func decodeInt(obj map[string]json.RawMessage, fields map[string]string, name string, lo, hi, def int) int {
-	raw, ok := obj[name]
-	if !ok || isNull(raw) {
-		return def
-	}
-	var v int
-	if err := json.Unmarshal(raw, &v); err != nil || v < lo || v > hi {
-		fields[name] = fmt.Sprintf("must be a whole number from %d to %d", lo, hi)
-		return def
-	}
-	return v
-}
-
-// chatRequest parses and validates a chat body.
-func parseChatRequest(c *fiber.Ctx) (chat.Request, error) {
-	obj, fields, err := strictFields(c, "message", "model", "system_prompt", "temperature", "top_k", "history")
-	if err != nil {
+// parseChatRequest decodes and validates a chat body.
+func (h *Chat) parseChatRequest(c *fiber.Ctx) (chat.Request, error) {
+	var in chatRequestBody
+	if err := web.Decode(c, &in, h.Validate); err != nil {
 		return chat.Request{}, err
 	}
-	req := chat.Request{
-		Message:      decodeString(obj, fields, "message", true, 1, chat.MaxMessageChars),
-		Model:        decodeString(obj, fields, "model", false, 0, chat.MaxModelChars),
-		SystemPrompt: decodeString(obj, fields, "system_prompt", false, 0, chat.MaxSystemPromptChars),
-		TopK:         decodeInt(obj, fields, "top_k", 1, chat.MaxTopK, 5),
+	req := chat.Request{Message: in.Message, Model: in.Model, SystemPrompt: in.SystemPrompt, Temperature: in.Temperature, TopK: 5}
+	if in.TopK != nil {
+		req.TopK = *in.TopK
 	}
-	if raw, ok := obj["temperature"]; ok && !isNull(raw) {
-		var t float64
-		if err := json.Unmarshal(raw, &t); err != nil || t < 0 || t > 2 {
-			fields["temperature"] = "must be a number from 0 to 2"
-		} else {
-			req.Temperature = &t
-		}
+	for _, m := range in.History {
+		req.History = append(req.History, chat.Message{Role: m.Role, Content: m.Content})
 	}
-	if raw, ok := obj["history"]; ok && !isNull(raw) {
-		var items []map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			fields["history"] = "must be a list of {role, content} objects"
-		} else if len(items) > chat.MaxHistory {
-			fields["history"] = fmt.Sprintf("must hold at most %d messages", chat.MaxHistory)
-		} else {
-			for i, it := range items {
-				sub := map[string]string{}
-				for k := range it {
-					if k != "role" && k != "content" {
-						sub[k] = "is not a known field"
-					}
-				}
-				role := decodeString(it, sub, "role", true, 1, 20)
-				content := decodeString(it, sub, "content", true, 1, chat.MaxMessageChars)
-				if _, bad := sub["role"]; !bad && role != "user" && role != "assistant" {
-					sub["role"] = "must be user or assistant"
-				}
-				for k, v := range sub {
-					fields[fmt.Sprintf("history[%d].%s", i, k)] = v
-				}
-				req.History = append(req.History, chat.Message{Role: role, Content: strings.Clone(content)})
-			}
-		}
-	}
-	if len(fields) > 0 {
-		return req, web.Invalid(fields)
-	}
-	// The body buffer is reused by fasthttp: keep copies.
-	req.Message, req.Model, req.SystemPrompt = strings.Clone(req.Message), strings.Clone(req.Model), strings.Clone(req.SystemPrompt)
 	return req, nil
 }
 
@@ -331,7 +281,7 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
 	}
-	req, err := parseChatRequest(c)
+	req, err := h.parseChatRequest(c)
 	if err != nil {
 		return err
 	}
@@ -376,27 +326,19 @@ func (h *Chat) Search(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "document"); err != nil {
 		return err
 	}
-	obj, fields, err := strictFields(c, "query", "top_k", "mode")
-	if err != nil {
+	var in searchRequestBody
+	if err := web.Decode(c, &in, h.Validate); err != nil {
 		return err
 	}
-	query := decodeString(obj, fields, "query", true, 1, chat.MaxQueryChars)
-	topK := decodeInt(obj, fields, "top_k", 1, chat.MaxTopK, 5)
-	mode := decodeString(obj, fields, "mode", false, 0, 20)
-	if _, bad := fields["mode"]; !bad {
-		switch mode {
-		case "":
-			mode = chat.ModeHybrid
-		case chat.ModeKeyword, chat.ModeSemantic, chat.ModeHybrid:
-		default:
-			fields["mode"] = "must be keyword, semantic or hybrid"
-		}
+	query, topK, mode := in.Query, 5, in.Mode
+	if in.TopK != nil {
+		topK = *in.TopK
 	}
-	if len(fields) > 0 {
-		return web.Invalid(fields)
+	if mode == "" {
+		mode = chat.ModeHybrid
 	}
 	start := time.Now()
-	res, err := h.Retriever.Search(c.UserContext(), strings.Clone(query), topK, mode)
+	res, err := h.Retriever.Search(c.UserContext(), query, topK, mode)
 	if err != nil {
 		return chatError(err)
 	}
@@ -408,62 +350,22 @@ func (h *Chat) Embeddings(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
 	}
-	obj, fields, err := strictFields(c, "input", "model", "encoding_format")
-	if err != nil {
+	var in embeddingsRequestBody
+	if err := web.Decode(c, &in, h.Validate); err != nil {
+		var ve *models.ValidationError
+		if errors.As(err, &ve) && singleInput(c.Body()) {
+			if msg, ok := ve.Fields["input[0]"]; ok {
+				// One string was sent, so it is "input" that is wrong.
+				delete(ve.Fields, "input[0]")
+				ve.Fields["input"] = msg
+			}
+		}
 		return err
 	}
-	var inputs []string
-	raw, ok := obj["input"]
-	switch {
-	case !ok || isNull(raw):
-		fields["input"] = "is required"
-	default:
-		var one string
-		var many []json.RawMessage
-		if json.Unmarshal(raw, &one) == nil {
-			inputs = []string{one}
-		} else if json.Unmarshal(raw, &many) == nil {
-			if len(many) == 0 {
-				fields["input"] = "must not be empty"
-			} else if len(many) > chat.MaxEmbeddingInputs {
-				return &web.Error{Status: 413, Code: web.CodePayloadTooLarge, Message: fmt.Sprintf("At most %d inputs per request.", chat.MaxEmbeddingInputs),
-					Fields: map[string]string{"input": fmt.Sprintf("must hold at most %d strings", chat.MaxEmbeddingInputs)}}
-			}
-			for i, r := range many {
-				var v string
-				if err := json.Unmarshal(r, &v); err != nil {
-					fields[fmt.Sprintf("input[%d]", i)] = "must be a string"
-					continue
-				}
-				inputs = append(inputs, v)
-			}
-		} else {
-			fields["input"] = "must be a string or a list of strings"
-		}
+	if in.Model != "" && in.Model != h.Embedder.Model() {
+		return web.Invalid(map[string]string{"model": "must be " + h.Embedder.Model() + " (the configured embedding model)"})
 	}
-	for i, in := range inputs {
-		n := utf8.RuneCountInString(in)
-		if n == 0 || n > chat.MaxEmbeddingChars {
-			key := "input"
-			if len(inputs) > 1 || !strings.HasPrefix(strings.TrimSpace(string(raw)), `"`) {
-				key = fmt.Sprintf("input[%d]", i)
-			}
-			fields[key] = fmt.Sprintf("must be 1 to %d characters", chat.MaxEmbeddingChars)
-		}
-	}
-	model := decodeString(obj, fields, "model", false, 0, chat.MaxModelChars)
-	if _, bad := fields["model"]; !bad && model != "" && model != h.Embedder.Model() {
-		fields["model"] = "must be " + h.Embedder.Model() + " (the configured embedding model)"
-	}
-	if f := decodeString(obj, fields, "encoding_format", false, 0, 10); f != "" && f != "float" {
-		fields["encoding_format"] = "must be float"
-	}
-	if len(fields) > 0 {
-		return web.Invalid(fields)
-	}
-	for i := range inputs {
-		inputs[i] = strings.Clone(inputs[i])
-	}
+	inputs := []string(in.Input)
 	vecs, tokens, err := h.Embedder.Embed(c.UserContext(), inputs)
 	if err != nil {
 		return chatError(err)

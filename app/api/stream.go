@@ -27,7 +27,7 @@ func (h *Chat) Stream(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
 	}
-	req, err := parseChatRequest(c)
+	req, err := h.parseChatRequest(c)
 	if err != nil {
 		return err
 	}

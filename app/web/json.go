@@ -135,6 +135,15 @@ func BindFields(obj map[string]json.RawMessage, dst any, writable []string, requ
 	return nil
 }
 
+// SubfieldError is a decoding error about a part of a field, returned by a
+// type's UnmarshalJSON: Suffix names the part ("[1]" for input[1]).
+type SubfieldError struct {
+	Suffix  string
+	Message string
+}
+
+func (e *SubfieldError) Error() string { return e.Suffix + " " + e.Message }
+
 // Decode reads the body as one JSON object into dst, a pointer to a
 // request struct: unknown fields are refused and every value of the
 // wrong type is named (nested lists of objects as "history[2].role"),
@@ -146,7 +155,9 @@ func Decode(c *fiber.Ctx, dst any, v *models.Validator) error {
 		return err
 	}
 	fields := map[string]string{}
-	bindStruct(obj, reflect.ValueOf(dst).Elem(), "", fields)
+	if err := bindStruct(obj, reflect.ValueOf(dst).Elem(), "", fields); err != nil {
+		return err
+	}
 	if len(fields) > 0 {
 		return Invalid(fields)
 	}
@@ -154,8 +165,9 @@ func Decode(c *fiber.Ctx, dst any, v *models.Validator) error {
 }
 
 // bindStruct decodes obj into the struct sv, recursing into lists of
-// structs so that unknown keys inside them are refused too.
-func bindStruct(obj map[string]json.RawMessage, sv reflect.Value, prefix string, fields map[string]string) {
+// structs so that unknown keys inside them are refused too. A type's
+// UnmarshalJSON may refuse the whole request with a *Error (e.g. 413).
+func bindStruct(obj map[string]json.RawMessage, sv reflect.Value, prefix string, fields map[string]string) error {
 	index := jsonFieldIndex(sv.Type())
 	for k, raw := range obj {
 		i, ok := index[k]
@@ -175,27 +187,35 @@ func bindStruct(obj map[string]json.RawMessage, sv reflect.Value, prefix string,
 			}
 			out := reflect.MakeSlice(fv.Type(), len(items), len(items))
 			for j, it := range items {
-				bindStruct(it, out.Index(j), fmt.Sprintf("%s%s[%d].", prefix, k, j), fields)
+				if err := bindStruct(it, out.Index(j), fmt.Sprintf("%s%s[%d].", prefix, k, j), fields); err != nil {
+					return err
+				}
 			}
 			fv.Set(out)
 			continue
 		}
 		ptr := reflect.New(fv.Type())
 		if err := json.Unmarshal(raw, ptr.Interface()); err != nil {
-			fields[prefix+k] = typeMessage(fv.Type(), err)
+			var whole *Error
+			var part *SubfieldError
+			switch {
+			case errors.As(err, &whole):
+				return whole
+			case errors.As(err, &part):
+				fields[prefix+k+part.Suffix] = part.Message
+			default:
+				fields[prefix+k] = typeMessage(fv.Type(), err)
+			}
 			continue
 		}
 		fv.Set(ptr.Elem())
 	}
+	return nil
 }
 
 func typeMessage(t reflect.Type, err error) string {
 	if errors.Is(err, models.ErrMoneyFormat) {
 		return models.ErrMoneyFormat.Error()
-	}
-	var me interface{ FieldMessage() string }
-	if errors.As(err, &me) {
-		return me.FieldMessage()
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
