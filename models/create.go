@@ -49,7 +49,8 @@ func (s *Store) createInOneStatement(ctx context.Context, rec Entity, now time.T
 		}
 	}
 	var id int64
-	res := db.Raw("WITH rec AS (INSERT INTO ? ? RETURNING ?) INSERT INTO ? ? RETURNING object_id",
+	// Table names the statement for the row callbacks (tracing's db.sql.table).
+	res := db.Table(recTable.Name).Raw("WITH rec AS (INSERT INTO ? ? RETURNING ?) INSERT INTO ? ? RETURNING object_id",
 		recTable, recValues, pk, histTable, histValues).Scan(&id)
 	if err := res.Error; err != nil {
 		// GORM translates driver errors in AddError; its row callback sets

@@ -275,10 +275,26 @@ func TestCreateStoresTheRecordAndItsHistory(t *testing.T) {
 		t.Run(d, func(t *testing.T) {
 			db := testdb.Open(t, d)
 			st := models.NewStore(db)
+			// GORM's callbacks (tracing's among them) see every statement.
+			var statements []string
+			seen := func(kind string) func(*gorm.DB) {
+				return func(tx *gorm.DB) { statements = append(statements, kind+":"+tx.Statement.Table) }
+			}
+			if err := errors.Join(db.Callback().Create().After("gorm:create").Register("test:create", seen("create")),
+				db.Callback().Row().After("gorm:row").Register("test:row", seen("row"))); err != nil {
+				t.Fatal(err)
+			}
 			ctx := models.WithActor(context.Background(), models.Actor{UserID: 3, Username: "eva", Source: models.SourceAdmin})
 			p := &models.Product{Name: "Silla", Description: "de roble", Price: models.Cents(12345), Stock: 7}
 			if err := st.Create(ctx, p); err != nil {
 				t.Fatal(err)
+			}
+			want := "create:products,create:history" // a transaction
+			if d == models.Postgres {
+				want = "row:products" // one statement
+			}
+			if got := strings.Join(statements, ","); got != want {
+				t.Fatalf("create ran %q, want %q", got, want)
 			}
 			var got models.Product
 			if err := db.Take(&got, p.ID).Error; err != nil {
