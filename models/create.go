@@ -13,7 +13,8 @@ import (
 
 // oneStatementCreate marks a model whose create, on PostgreSQL, is one
 // statement (the record's INSERT ... RETURNING as a CTE that feeds its
-// history row's INSERT) instead of a transaction of four round trips.
+// history row's INSERT) instead of a transaction of four round trips
+// (BenchmarkStore: about 1.6 times as fast one caller at a time).
 // The statement still goes through GORM (Raw, so the row and raw
 // callbacks, the logger and error translation see it), but GORM's create
 // callbacks and the model's Before/AfterCreate hooks do not run. A model
@@ -43,10 +44,15 @@ func (s *Store) createInOneStatement(ctx context.Context, rec Entity, now time.T
 		return fmt.Errorf("%s: history: %w", what, err)
 	}
 	// The history row's object_id is the id the record's INSERT returns.
+	linked := false
 	for i, c := range histValues.Columns {
 		if c.Name == "object_id" {
 			histValues.Values[0][i] = clause.Expr{SQL: "(SELECT ? FROM rec)", Vars: []any{pk}}
+			linked = true
 		}
+	}
+	if !linked {
+		return fmt.Errorf("%s: history has no object_id column", what)
 	}
 	var id int64
 	// Table names the statement for the row callbacks (tracing's db.sql.table).

@@ -88,7 +88,9 @@ func (s *Store) Get(ctx context.Context, dst Entity, id int64) error {
 	return nil
 }
 
-// Create validates and inserts rec, and records the creation in the history.
+// Create validates and inserts rec, and records the creation in the
+// history, in one transaction (one statement on PostgreSQL for the models
+// that opt in, create.go).
 func (s *Store) Create(ctx context.Context, rec Entity) error {
 	if err := s.Validate.Struct(rec); err != nil {
 		return err
