@@ -284,10 +284,15 @@ func TestCreateStoresTheRecordAndItsHistory(t *testing.T) {
 				db.Callback().Row().After("gorm:row").Register("test:row", seen("row"))); err != nil {
 				t.Fatal(err)
 			}
+			var changes []string
+			st.OnChange = func(_ context.Context, objectType, action string) { changes = append(changes, objectType+":"+action) }
 			ctx := models.WithActor(context.Background(), models.Actor{UserID: 3, Username: "eva", Source: models.SourceAdmin})
 			p := &models.Product{Name: "Silla", Description: "de roble", Price: models.Cents(12345), Stock: 7}
 			if err := st.Create(ctx, p); err != nil {
 				t.Fatal(err)
+			}
+			if strings.Join(changes, ",") != "product:create" {
+				t.Fatalf("OnChange saw %q", changes)
 			}
 			want := "create:products,create:history" // a transaction
 			if d == models.Postgres {
@@ -330,6 +335,9 @@ func TestCreateStoresTheRecordAndItsHistory(t *testing.T) {
 			}
 			if h, err := st.RecentHistory(ctx, 10); err != nil || len(h) != 1 {
 				t.Fatalf("history after a refused create = %+v, %v", h, err)
+			}
+			if len(changes) != 1 {
+				t.Fatalf("OnChange told of a refused create: %q", changes)
 			}
 		})
 	}
