@@ -8,43 +8,11 @@ import (
 	"tienda/models/testdb"
 )
 
-// BenchmarkProductGet compares the store's read of a product by id (direct
-// on PostgreSQL, see direct.go) with GORM's Take of the same row.
-func BenchmarkProductGet(b *testing.B) {
-	for _, d := range testdb.Dialects() {
-		db := testdb.Open(b, d)
-		st := models.NewStore(db)
-		ctx := context.Background()
-		p := &models.Product{Name: "Silla", Description: "de roble", Price: models.Cents(12345), Stock: 7}
-		if err := st.Create(ctx, p); err != nil {
-			b.Fatal(err)
-		}
-		b.Run(d+"/store", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				var got models.Product
-				if err := st.Get(ctx, &got, p.ID); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-		b.Run(d+"/gorm-take", func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				var got models.Product
-				if err := db.WithContext(ctx).Take(&got, p.ID).Error; err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkConcurrent reads and creates products from 32 goroutines at
-// once, as 32 API connections would: on PostgreSQL concurrent reads and
-// creates share statements (batch.go), so the time per operation falls
-// below one round trip.
-func BenchmarkConcurrent(b *testing.B) {
+// BenchmarkStore measures the store's read by id and its create (with its
+// history row), one caller at a time and from 32 goroutines at once, as
+// 32 API connections would (SetParallelism(16) on 2 cores; scale it with
+// -cpu). On PostgreSQL a product's create is one statement (create.go).
+func BenchmarkStore(b *testing.B) {
 	for _, d := range testdb.Dialects() {
 		db := testdb.Open(b, d)
 		st := models.NewStore(db)
@@ -57,31 +25,43 @@ func BenchmarkConcurrent(b *testing.B) {
 			}
 			ids = append(ids, p.ID)
 		}
-		b.Run(d+"/get", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism(16) // 32 goroutines on 2 cores
-			b.RunParallel(func(pb *testing.PB) {
-				i := 0
-				for pb.Next() {
-					var got models.Product
-					if err := st.Get(ctx, &got, ids[i%len(ids)]); err != nil {
-						b.Fatal(err)
+		get := func(i int) {
+			var got models.Product
+			if err := st.Get(ctx, &got, ids[i%len(ids)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		create := func(int) {
+			p := &models.Product{Name: "Mesa", Description: "de pino", Price: models.Cents(4999), Stock: 2}
+			if err := st.Create(ctx, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.Run(d, func(b *testing.B) {
+			for _, op := range []struct {
+				name string
+				fn   func(int)
+			}{{"get", get}, {"create", create}} {
+				b.Run(op.name, func(b *testing.B) {
+					b.ReportAllocs()
+					i := 0
+					for b.Loop() {
+						op.fn(i)
+						i++
 					}
-					i++
-				}
-			})
-		})
-		b.Run(d+"/create", func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetParallelism(16)
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					p := &models.Product{Name: "Mesa", Description: "de pino", Price: models.Cents(4999), Stock: 2}
-					if err := st.Create(ctx, p); err != nil {
-						b.Fatal(err)
-					}
-				}
-			})
+				})
+				b.Run(op.name+"-parallel", func(b *testing.B) {
+					b.ReportAllocs()
+					b.SetParallelism(16)
+					b.RunParallel(func(pb *testing.PB) {
+						i := 0
+						for pb.Next() {
+							op.fn(i)
+							i++
+						}
+					})
+				})
+			}
 		})
 	}
 }

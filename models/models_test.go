@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 	"testing"
+
+	"gorm.io/gorm"
 
 	"tienda/models"
 	"tienda/models/testdb"
@@ -205,8 +205,7 @@ func TestAuthenticateAndUniqueUsername(t *testing.T) {
 			if err := st.Create(ctx, dup); !errors.As(err, &ce) || ce.Field != "username" {
 				t.Fatalf("duplicate username: %v", err)
 			}
-			// The refused create left no history entry behind (one statement on
-			// PostgreSQL, one transaction on SQLite).
+			// The refused create left no history entry behind.
 			if h, err := st.RecentHistory(ctx, 10); err != nil || len(h) != 1 || h[0].ObjectID != u.ID {
 				t.Fatalf("history after a refused create = %+v, %v", h, err)
 			}
@@ -267,47 +266,105 @@ func TestListTotalsAreCappedOrEstimated(t *testing.T) {
 	}
 }
 
-// Get reads products without GORM on PostgreSQL (direct.go): the record it
-// fills must be the one GORM's Take fills, field for field, and the
-// statements (the create's too) must reach tracing through Store.Span.
-func TestGetMatchesGORM(t *testing.T) {
+// A product's create is one statement on PostgreSQL (create.go): the row
+// it stores must be the record it was given, field for field, with its
+// history entry; a duplicate id answers a ConflictError and leaves no
+// history behind.
+func TestCreateStoresTheRecordAndItsHistory(t *testing.T) {
 	for _, d := range testdb.Dialects() {
 		t.Run(d, func(t *testing.T) {
 			db := testdb.Open(t, d)
 			st := models.NewStore(db)
-			var spans []string
-			st.Span = func(ctx context.Context, name string) (context.Context, func(error)) {
-				return ctx, func(err error) { spans = append(spans, fmt.Sprintf("%s:%v", name, err)) }
+			// GORM's callbacks (tracing's among them) see every statement.
+			var statements []string
+			seen := func(kind string) func(*gorm.DB) {
+				return func(tx *gorm.DB) { statements = append(statements, kind+":"+tx.Statement.Table) }
 			}
-			ctx := context.Background()
+			if err := errors.Join(db.Callback().Create().After("gorm:create").Register("test:create", seen("create")),
+				db.Callback().Row().After("gorm:row").Register("test:row", seen("row"))); err != nil {
+				t.Fatal(err)
+			}
+			var changes []string
+			st.OnChange = func(_ context.Context, objectType, action string) { changes = append(changes, objectType+":"+action) }
+			ctx := models.WithActor(context.Background(), models.Actor{UserID: 3, Username: "eva", Source: models.SourceAdmin})
 			p := &models.Product{Name: "Silla", Description: "de roble", Price: models.Cents(12345), Stock: 7}
 			if err := st.Create(ctx, p); err != nil {
 				t.Fatal(err)
 			}
-			var got, want models.Product
-			if err := st.Get(ctx, &got, p.ID); err != nil {
+			if strings.Join(changes, ",") != "product:create" {
+				t.Fatalf("OnChange saw %q", changes)
+			}
+			want := "create:products,create:history" // a transaction
+			if d == models.Postgres {
+				want = "row:products" // one statement
+			}
+			if got := strings.Join(statements, ","); got != want {
+				t.Fatalf("create ran %q, want %q", got, want)
+			}
+			var got models.Product
+			if err := db.Take(&got, p.ID).Error; err != nil {
 				t.Fatal(err)
 			}
-			if err := db.Take(&want, p.ID).Error; err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(got, want) || got.Name != "Silla" || got.Price.String() != "123.45" {
-				t.Fatalf("Get = %+v, GORM = %+v", got, want)
+			if got.Name != "Silla" || got.Description != "de roble" || got.Price.String() != "123.45" || got.Stock != 7 || got.Version != 1 {
+				t.Fatalf("stored %+v, created %+v", got, p)
 			}
 			// SQLite keeps whole seconds; PostgreSQL must give back the instant.
-			if d == models.Postgres && !got.CreatedAt.Equal(p.CreatedAt) {
-				t.Fatalf("created_at %v, created with %v", got.CreatedAt, p.CreatedAt)
+			if d == models.Postgres && (!got.CreatedAt.Equal(p.CreatedAt) || !got.UpdatedAt.Equal(p.UpdatedAt)) {
+				t.Fatalf("created_at %v updated_at %v, created with %v", got.CreatedAt, got.UpdatedAt, p.CreatedAt)
+			}
+			h, err := st.History(ctx, "product", p.ID, 10)
+			if err != nil || len(h) != 1 || h[0].Action != "create" || h[0].ActorName != "eva" || h[0].Source != "admin" ||
+				h[0].ActorID == nil || *h[0].ActorID != 3 || string(h[0].ChangeMap()["price"].New) != "123.45" {
+				t.Fatalf("history %+v, %v", h, err)
 			}
 			if err := st.Get(ctx, &got, p.ID+1000); !errors.Is(err, models.ErrNotFound) {
 				t.Fatalf("missing product: %v", err)
 			}
-			// The create's statement, then the two reads.
-			wantSpans := []string{"db.query:<nil>", "db.query:<nil>", "db.query:" + models.ErrNotFound.Error()}
-			if d == models.SQLite {
-				wantSpans = nil // GORM's own callbacks serve SQLite
+			if d != models.Postgres {
+				return // SQLite gives a new row max(id)+1: no duplicate to provoke
 			}
-			if !reflect.DeepEqual(spans, wantSpans) {
-				t.Fatalf("spans = %q, want %q", spans, wantSpans)
+			// A row written with an explicit id, as an import would, takes the
+			// id the sequence hands out next.
+			if err := db.Exec("INSERT INTO products (id, name, price) VALUES (?, 'importada', 1)", p.ID+1).Error; err != nil {
+				t.Fatal(err)
+			}
+			dup := &models.Product{Name: "Mesa", Price: models.Cents(100)}
+			var ce *models.ConflictError
+			if err := st.Create(ctx, dup); !errors.As(err, &ce) || ce.Field != "id" {
+				t.Fatalf("create over a taken id: %v", err)
+			}
+			if h, err := st.RecentHistory(ctx, 10); err != nil || len(h) != 1 {
+				t.Fatalf("history after a refused create = %+v, %v", h, err)
+			}
+			if len(changes) != 1 {
+				t.Fatalf("OnChange told of a refused create: %q", changes)
+			}
+		})
+	}
+}
+
+// Documents keep GORM's create path on both dialects: the indexer hooks
+// their creation with a GORM create callback (app/chat), which a
+// one-statement create would skip.
+func TestDocumentCreatesRunGORMCreateCallbacks(t *testing.T) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d, func(t *testing.T) {
+			db := testdb.Open(t, d)
+			var tables []string
+			err := db.Callback().Create().After("gorm:create").Register("test:seen", func(tx *gorm.DB) {
+				if tx.Error == nil {
+					tables = append(tables, tx.Statement.Table)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := models.NewStore(db)
+			if err := st.Create(context.Background(), &models.Document{Title: "Envíos", Content: "En 48 horas."}); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Join(tables, ",") != "documents,history" {
+				t.Fatalf("create callbacks saw %q, want the document and its history row", tables)
 			}
 		})
 	}

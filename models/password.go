@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -86,16 +85,10 @@ func acquire(ctx context.Context) error {
 	}
 }
 
-// release frees a hashing slot. When no other hash is running, the 19 MiB
-// the hash allocated go back to the operating system at once: the Go
-// runtime would otherwise keep them for minutes, and a server that saw one
-// login would sit 20 MB above its working set.
-func release() {
-	<-hashSlots
-	if len(hashSlots) == 0 {
-		go debug.FreeOSMemory()
-	}
-}
+// release frees a hashing slot. The 19 MiB a hash allocated are left to
+// the Go runtime, which reuses them for the next hash and returns them to
+// the operating system in its own time.
+func release() { <-hashSlots }
 
 // dummyHash is checked when a username does not exist, so that the response
 // time does not tell whether the user exists.

@@ -2,41 +2,32 @@ package models
 
 import (
 	"context"
-	"runtime"
-	"runtime/debug"
+	"errors"
 	"testing"
 	"time"
 )
 
-// A hash allocates 19 MiB; once no hash runs, they go back to the system
-// instead of staying resident as free heap.
-func TestHashingHandsItsMemoryBack(t *testing.T) {
-	ctx := context.Background()
-	// Heap memory the process holds from the system: a hash's garbage,
-	// collected or not, counts until it is handed back.
-	var ms runtime.MemStats
-	held := func() uint64 {
-		runtime.ReadMemStats(&ms)
-		return ms.HeapSys - ms.HeapReleased
+// At most cap(hashSlots) hashes run at once (each takes 19 MiB): with every
+// slot taken a hash waits, gives up with its context, and runs once a
+// slot is free.
+func TestHashesAreBoundedByTheirSlots(t *testing.T) {
+	for range cap(hashSlots) {
+		hashSlots <- struct{}{}
 	}
-	debug.FreeOSMemory()
-	before := held()
-	h, err := HashPassword(ctx, "correct horse")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := HashPassword(ctx, "correct horse"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("hash with every slot taken: %v", err)
+	}
+	release()
+	h, err := HashPassword(context.Background(), "correct horse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := CheckPassword(ctx, h, "correct horse"); err != nil || !ok {
-		t.Fatalf("check: %v %v", ok, err)
+	for range cap(hashSlots) - 1 {
+		release()
 	}
-	// FreeOSMemory runs in the background after the last hash; wait for it.
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		after := held()
-		if after < before+argonMemory*1024/2 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("heap held from the system: %d MiB before hashing, %d MiB after", before>>20, after>>20)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if ok, err := CheckPassword(context.Background(), h, "correct horse"); err != nil || !ok {
+		t.Fatalf("check: %v %v", ok, err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -67,14 +66,6 @@ type Store struct {
 	// business metrics with it). It runs after the commit, never inside
 	// the transaction, so readers cannot re-cache the old row.
 	OnChange func(ctx context.Context, objectType, action string)
-	// Span, when set, wraps each statement the store runs without GORM
-	// (direct.go), so that tracing sees them as it sees GORM's: it returns
-	// the span's context and the function that ends it.
-	Span func(ctx context.Context, name string) (context.Context, func(error))
-
-	plans   sync.Map // reflect.Type -> *directRead
-	reads   sync.Map // reflect.Type -> *queue[*readReq]
-	creates sync.Map // reflect.Type -> *queue[*createReq]
 }
 
 // NewStore wraps db.
@@ -87,9 +78,6 @@ func (s *Store) Dialect() string { return Dialect(s.DB) }
 
 // Get loads the record with id into dst (a pointer to a model).
 func (s *Store) Get(ctx context.Context, dst Entity, id int64) error {
-	if s.direct(dst) {
-		return s.getDirect(ctx, dst, id)
-	}
 	err := s.DB.WithContext(ctx).Take(dst, id).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return ErrNotFound
@@ -100,15 +88,17 @@ func (s *Store) Get(ctx context.Context, dst Entity, id int64) error {
 	return nil
 }
 
-// Create validates and inserts rec, and records the creation in the history.
+// Create validates and inserts rec, and records the creation in the
+// history, in one transaction (one statement on PostgreSQL for the models
+// that opt in, create.go).
 func (s *Store) Create(ctx context.Context, rec Entity) error {
 	if err := s.Validate.Struct(rec); err != nil {
 		return err
 	}
 	now := Now()
 	rec.setMeta(0, 1, now, now)
-	if s.direct(rec) {
-		return s.changed(ctx, rec, "create", s.createBatched(ctx, rec, now))
+	if _, ok := rec.(oneStatementCreate); ok && s.Dialect() == Postgres {
+		return s.changed(ctx, rec, "create", s.createInOneStatement(ctx, rec, now))
 	}
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if err := tx.Omit("id").Create(rec).Error; err != nil {
