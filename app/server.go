@@ -146,9 +146,6 @@ func (s *Server) wire(ctx, bg context.Context) error {
 	if s.tracing, err = obs.NewTracing(ctx, cfg.Prod.OTLPEndpoint, s.db); err != nil {
 		return err
 	}
-	if s.tracing != nil {
-		s.store.Span = s.tracing.DBSpan(s.db.Dialector.Name())
-	}
 	s.errors = &web.ErrorHandler{Log: s.log}
 	s.stack = &stack.Stack{Log: s.log, Metrics: s.metrics, Proxies: s.proxies, Errors: s.errors,
 		MaxBody: cfg.MaxRequestSize, CORSOrigins: cfg.CORSOrigins, Compress: cfg.Prod.Compress}

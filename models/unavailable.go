@@ -39,9 +39,12 @@ func Unavailable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err) {
 		return true
 	}
-	var netErr net.Error
+	// Only the network's own errors: other types (SQLite's *Error among
+	// them) also have net.Error's methods.
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
 	var connectErr *pgconn.ConnectError
-	if errors.As(err, &netErr) || errors.As(err, &connectErr) {
+	if errors.As(err, &opErr) || errors.As(err, &dnsErr) || errors.As(err, &connectErr) {
 		return true
 	}
 	var pgErr *pgconn.PgError

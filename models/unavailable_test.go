@@ -186,3 +186,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestUnavailableIsNotEveryDriverError: a missing table is a bug, not an
+// outage (SQLite's error type has net.Error's methods, which must not
+// make it look like one).
+func TestUnavailableIsNotEveryDriverError(t *testing.T) {
+	for _, dialect := range testdb.Dialects() {
+		t.Run(dialect, func(t *testing.T) {
+			db := testdb.Open(t, dialect)
+			var n int64
+			err := db.Table("no_such_table").Count(&n).Error
+			if err == nil || models.Unavailable(err) {
+				t.Fatalf("missing table: %v, unavailable %v", err, models.Unavailable(err))
+			}
+		})
+	}
+}

@@ -77,18 +77,7 @@ func (t *Tracing) Middleware() fiber.Handler {
 	)
 }
 
-// DBSpan starts the spans of the statements the store runs without GORM,
-// named and tagged as instrumentDB names GORM's.
-func (t *Tracing) DBSpan(system string) func(context.Context, string) (context.Context, func(error)) {
-	tracer := t.tp.Tracer("tienda/db")
-	return func(ctx context.Context, name string) (context.Context, func(error)) {
-		ctx, span := startDBSpan(ctx, tracer, name, system)
-		return ctx, func(err error) { endDBSpan(span, err) }
-	}
-}
-
-// startDBSpan and endDBSpan shape every database span alike, from GORM's
-// callbacks or from the store's direct statements.
+// startDBSpan and endDBSpan shape every database span alike.
 func startDBSpan(ctx context.Context, tracer trace.Tracer, name, system string) (context.Context, trace.Span) {
 	return tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithAttributes(attribute.String("db.system", system)))

@@ -23,6 +23,10 @@ func Deadline(def time.Duration, longer map[string]time.Duration) fiber.Handler 
 		ctx, cancel := context.WithTimeout(c.UserContext(), d)
 		defer cancel()
 		c.SetUserContext(ctx)
-		return c.Next()
+		err := c.Next()
+		// The error handler and the access log run after this layer: they
+		// keep the context's values (logger, CSP nonce) but not its end.
+		c.SetUserContext(context.WithoutCancel(c.UserContext()))
+		return err
 	}
 }

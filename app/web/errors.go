@@ -110,6 +110,9 @@ func AsError(err error) *Error {
 		return fromFiber(fe)
 	case errors.Is(err, context.DeadlineExceeded):
 		return Unavailable("The server took too long to answer.")
+	case models.Unavailable(err):
+		// The database is down or did not answer in time: retry later.
+		return Unavailable("The database is unavailable; try again shortly.")
 	default:
 		return &Error{Status: 500, Code: CodeInternal, Message: "Internal server error."}
 	}
