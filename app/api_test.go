@@ -476,9 +476,13 @@ func TestBearerTokenChecks(t *testing.T) {
 	pw := ts.createUser("gina", true, false)
 	good := ts.login("gina", pw)
 	key := auth.SigningKey(ts.srv.cfg.SecretKey)
+	var issued auth.Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(good.AccessToken, &issued); err != nil {
+		t.Fatal(err)
+	}
 	claims := func(edit func(*auth.Claims)) *auth.Claims {
 		now := time.Now()
-		c := &auth.Claims{Type: auth.TypAccess, Username: "gina", Staff: true}
+		c := &auth.Claims{Type: auth.TypAccess, Username: "gina", Staff: true, Family: issued.Family}
 		c.Issuer, c.Audience, c.Subject, c.ID = auth.Issuer, jwt.ClaimStrings{auth.Audience}, "1", "x"
 		c.IssuedAt, c.ExpiresAt = jwt.NewNumericDate(now), jwt.NewNumericDate(now.Add(time.Minute))
 		edit(c)
@@ -507,6 +511,10 @@ func TestBearerTokenChecks(t *testing.T) {
 		{"no subject", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Subject = "" }))},
 		{"no jti", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.ID = "" }))},
 		{"refresh type", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Type = auth.TypRefresh }))},
+		{"issued in the future", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.IssuedAt = jwt.NewNumericDate(time.Now().Add(time.Hour)) }))},
+		{"unknown user", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Subject = "999" }))},
+		{"no session family", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Family = "" }))},
+		{"another session's family", "Bearer " + sign(jwt.SigningMethodHS256, key, claims(func(c *auth.Claims) { c.Family = "not-a-family" }))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

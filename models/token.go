@@ -102,16 +102,6 @@ func (s *Store) RevokeRefreshFamily(ctx context.Context, jti string) error {
 	return revokeFamily(s.DB.WithContext(ctx), rt.FamilyID)
 }
 
-// FamilyActive reports whether a token family is still valid (not revoked).
-func (s *Store) FamilyActive(ctx context.Context, family string) (bool, error) {
-	var n int64
-	err := s.DB.WithContext(ctx).Model(&RefreshToken{}).Where("family_id = ? AND revoked_at IS NOT NULL", family).Count(&n).Error
-	if err != nil {
-		return false, fmt.Errorf("token family: %w", err)
-	}
-	return n == 0, nil
-}
-
 func revokeFamily(tx *gorm.DB, family string) error {
 	now := Now()
 	err := tx.Model(&RefreshToken{}).Where("family_id = ? AND revoked_at IS NULL", family).
@@ -120,4 +110,30 @@ func revokeFamily(tx *gorm.DB, family string) error {
 		return fmt.Errorf("revoke token family: %w", err)
 	}
 	return nil
+}
+
+// TokenHolder reads what an access token's validity depends on, fresh: the
+// user it names (nil when deleted) and whether its refresh-token family is
+// revoked. A family is revoked by logout, by the reuse of one of its
+// refresh tokens, and for every family of a user whose password changed
+// or who was deactivated (User.afterUpdate), so checking it ends the
+// access tokens of every ended session.
+func (s *Store) TokenHolder(ctx context.Context, userID int64, family string) (*User, bool, error) {
+	var u User
+	err := s.DB.WithContext(ctx).Take(&u, userID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("token holder: %w", err)
+	}
+	// The family must be one issued to this user, and none of it revoked.
+	var counts struct{ Issued, Revoked int64 }
+	err = s.DB.WithContext(ctx).Model(&RefreshToken{}).
+		Select("COUNT(*) AS issued, COUNT(revoked_at) AS revoked").
+		Where("family_id = ? AND user_id = ?", family, userID).Scan(&counts).Error
+	if err != nil {
+		return nil, false, fmt.Errorf("token family: %w", err)
+	}
+	return &u, counts.Issued == 0 || counts.Revoked > 0, nil
 }

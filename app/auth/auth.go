@@ -31,11 +31,19 @@ type Auth struct {
 	Proxies  web.Proxies
 	Metrics  *obs.Metrics
 	Log      *slog.Logger
+	holders  *holderCache
 }
+
+// HolderTTL is how long the state of an access token's holder (the user's
+// flags, whether its session was ended) is reused before it is read
+// again: an ended session's access tokens stop working within it, on
+// every instance.
+const HolderTTL = 2 * time.Second
 
 // New wires the authentication of the API.
 func New(store *models.Store, tokens *Tokens, throttle *LoginThrottle, proxies web.Proxies, m *obs.Metrics, log *slog.Logger) *Auth {
-	return &Auth{Store: store, Tokens: tokens, Throttle: throttle, Proxies: proxies, Metrics: m, Log: log}
+	return &Auth{Store: store, Tokens: tokens, Throttle: throttle, Proxies: proxies, Metrics: m, Log: log,
+		holders: newHolderCache(HolderTTL, 10_000)}
 }
 
 // localToken holds the *jwt.Token contrib/jwt verified.
@@ -76,9 +84,15 @@ func (c *Claims) Validate() error {
 		return errors.New("sub and jti are required")
 	case c.Type != TypAccess && c.Type != TypRefresh:
 		return errors.New("unknown token type")
+	case c.IssuedAt.After(time.Now().Add(clockSkew)):
+		return errors.New("issued in the future")
 	}
 	return nil
 }
+
+// clockSkew is how far in the future an iat may lie (clocks of several
+// instances differ a little).
+const clockSkew = 5 * time.Second
 
 // Tokens issues and verifies JWTs with a key derived from SECRET_KEY.
 type Tokens struct {
@@ -312,7 +326,7 @@ func (a *Auth) JWT() fiber.Handler {
 			if !ok || claims.Type != TypAccess {
 				return web.Unauthorized("An access token is required.")
 			}
-			p, err := principalFromClaims(claims)
+			p, err := a.holder(c, claims)
 			if err != nil {
 				return err
 			}
@@ -328,10 +342,31 @@ func (a *Auth) JWT() fiber.Handler {
 	})
 }
 
-func principalFromClaims(claims *Claims) (*web.Principal, error) {
+// holder is the principal of a verified access token, from its holder's
+// current state: a token of a deleted or deactivated user, or of a session
+// that was ended (logout, a reused refresh token, a new password), is
+// refused, and the staff flags are the user's, not the token's.
+func (a *Auth) holder(c *fiber.Ctx, claims *Claims) (*web.Principal, error) {
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
-	if err != nil {
-		return nil, web.Unauthorized("The token's subject is invalid.")
+	if err != nil || claims.Family == "" {
+		return nil, web.Unauthorized("The access token is invalid or expired.")
 	}
-	return &web.Principal{UserID: id, Username: claims.Username, Staff: claims.Staff, Superuser: claims.Superuser}, nil
+	key := claims.Subject + ":" + claims.Family
+	h, ok := a.holders.get(key)
+	if !ok {
+		u, revoked, err := a.Store.TokenHolder(c.UserContext(), id, claims.Family)
+		if err != nil {
+			return nil, err
+		}
+		h = holderState{revoked: revoked || u == nil || !u.IsActive}
+		if u != nil {
+			h.p = web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser}
+		}
+		a.holders.put(key, h)
+	}
+	if h.revoked {
+		return nil, web.Unauthorized("The session of this access token has ended; sign in again.")
+	}
+	p := h.p
+	return &p, nil
 }
