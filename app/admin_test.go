@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -460,8 +461,8 @@ func TestAdminProductFormsConflictAndHistory(t *testing.T) {
 }
 
 func fieldMap(err error) (map[string]string, bool) {
-	ve, ok := err.(*models.ValidationError)
-	if !ok {
+	var ve *models.ValidationError
+	if !errors.As(err, &ve) {
 		return nil, false
 	}
 	return ve.Fields, true
@@ -705,7 +706,7 @@ func TestAdminUsers(t *testing.T) {
 			t.Fatal("not deactivated")
 		}
 		// The unchanged password was kept when the field was left empty.
-		if _, err := ts.store.Authenticate(context.Background(), "bea", "a brand new password"); err != models.ErrInvalidCredentials {
+		if _, err := ts.store.Authenticate(context.Background(), "bea", "a brand new password"); !errors.Is(err, models.ErrInvalidCredentials) {
 			t.Fatalf("inactive user authenticated: %v", err)
 		}
 	})

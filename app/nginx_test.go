@@ -60,7 +60,9 @@ func startInstance(t testing.TB, cfg config.Config, dsn string) string {
 	go func() { done <- srv.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
-		<-done
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
 		if sqlDB, err := db.DB(); err == nil {
 			_ = sqlDB.Close()
 		}

@@ -14,6 +14,8 @@ type Base struct {
 
 func (b *Base) GetID() int64      { return b.ID }
 func (b *Base) GetVersion() int64 { return b.Version }
+
+//nolint:unused // Entity's setter for embedding models (app/admin's tests); only the Store calls it.
 func (b *Base) setMeta(id, version int64, created, updated time.Time) {
 	b.ID, b.Version, b.CreatedAt, b.UpdatedAt = id, version, created, updated
 }

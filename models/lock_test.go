@@ -80,7 +80,7 @@ func TestLockedProductDoesNotDelayOthers(t *testing.T) {
 		wg.Go(func() {
 			var got models.Product
 			if err := st.Get(ctx, &got, p.ID); err != nil || got.Name != p.Name {
-				errs <- fmt.Errorf("get %d: %+v, %v", p.ID, got, err)
+				errs <- fmt.Errorf("get %d: %+v, %w", p.ID, got, err)
 			}
 		})
 	}

@@ -216,8 +216,11 @@ func translate(err error, rec any, what string) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
+// newLike is a new zero record of e's model (e is a pointer to a model
+// struct, so the pointer to a new one implements Entity too).
 func newLike(e Entity) Entity {
-	return reflect.New(reflect.TypeOf(e).Elem()).Interface().(Entity)
+	n, _ := reflect.New(reflect.TypeOf(e).Elem()).Interface().(Entity)
+	return n
 }
 
 func typeName(v any) string {

@@ -633,7 +633,11 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 		err := m.site.store.Update(ctx, rec, expected)
 		var vc *models.VersionConflictError
 		if errors.As(err, &vc) {
-			return m.conflict(c, rec, raw, vc.Current.(PT))
+			current, ok := vc.Current.(PT)
+			if !ok {
+				return fmt.Errorf("version conflict on %s holds a %T", m.typeName, vc.Current)
+			}
+			return m.conflict(c, rec, raw, current)
 		}
 		if fields, ok := fieldErrors(err); ok {
 			errs = fields
@@ -860,13 +864,17 @@ func displayValue(f *field, v reflect.Value) string {
 	switch f.Kind {
 	case kindBool:
 		return yesNo(v.Bool())
-	case kindTime:
-		return v.Interface().(time.Time).UTC().Format("2006-01-02 15:04")
-	case kindTimePtr:
-		if v.IsNil() {
-			return "—"
+	case kindTime, kindTimePtr:
+		if v.Kind() == reflect.Pointer {
+			if v.IsNil() {
+				return "—"
+			}
+			v = v.Elem()
 		}
-		return v.Elem().Interface().(time.Time).UTC().Format("2006-01-02 15:04")
+		if t, ok := v.Interface().(time.Time); ok {
+			return t.UTC().Format("2006-01-02 15:04")
+		}
+		return ""
 	case kindText:
 		s := v.String()
 		if r := []rune(s); len(r) > 80 {
@@ -890,7 +898,9 @@ func formValue(f *field, v reflect.Value) string {
 		}
 		return ""
 	case kindMoney:
-		return v.Interface().(models.Money).String()
+		if m, ok := v.Interface().(models.Money); ok {
+			return m.String()
+		}
 	case kindTime, kindTimePtr:
 		return displayValue(f, v)
 	}

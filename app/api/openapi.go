@@ -110,7 +110,6 @@ type apiOp struct {
 }
 
 var (
-	authErrors  = []int{401, 429}
 	readErrors  = []int{400, 401, 403, 404, 422, 429}
 	writeErrors = []int{400, 401, 403, 404, 409, 412, 413, 415, 422, 429}
 	anyAuth     = []string{SecBearer, SecAPIKey}

@@ -66,15 +66,16 @@ func (r *Resource[T, PT]) list(c *fiber.Ctx) error {
 	}
 	page, size, fields := pageParams(c)
 	sort := c.Query("sort")
-	if err := r.Spec.CheckSort(sort); err != nil {
-		fields["sort"] = err.(*models.ValidationError).Fields["sort"]
+	var ve *models.ValidationError
+	if err := r.Spec.CheckSort(sort); errors.As(err, &ve) {
+		fields["sort"] = ve.Fields["sort"]
 	}
 	var scope func(*gorm.DB) *gorm.DB
 	filtered := false
 	if r.Filters != nil {
 		var err error
 		scope, filtered, err = r.Filters(c)
-		if ve, ok := err.(*models.ValidationError); ok {
+		if errors.As(err, &ve) {
 			for k, v := range ve.Fields {
 				fields[k] = v
 			}

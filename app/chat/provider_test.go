@@ -209,7 +209,8 @@ func TestBreakerHalfOpen(t *testing.T) {
 		t.Fatal("a released trial must let the next call try")
 	}
 	br.Success()
-	if !br.Allow() || !br.Allow() || br.Open() {
+	first, second := br.Allow(), br.Allow()
+	if !first || !second || br.Open() {
 		t.Fatal("a successful trial closes the breaker")
 	}
 }

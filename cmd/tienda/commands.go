@@ -88,7 +88,12 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 		srv.Close()
 		return fmt.Errorf("listen on port %s: %w", cfg.Port, err)
 	}
-	addr := ln.Addr().(*net.TCPAddr)
+	addr, ok := ln.Addr().(*net.TCPAddr)
+	if !ok {
+		_ = ln.Close()
+		srv.Close()
+		return fmt.Errorf("listen on port %s: not a TCP address", cfg.Port)
+	}
 	url := fmt.Sprintf("http://localhost:%d/admin/", addr.Port)
 	log.Info("listening", "addr", addr.String(), "admin", url, "env", cfg.Env, "database", models.Dialect(db))
 	if !cfg.Production() {
