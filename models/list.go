@@ -82,30 +82,32 @@ func (s ListSpec) OrderBy(sort string) string {
 	return col + " " + dir + ", id " + dir
 }
 
-// Search adds the q condition: a case-insensitive substring match over the
-// search fields, with LIKE wildcards in q escaped so user text is only text.
+// Search adds the q condition, with Django's meaning: q is split into
+// words at whitespace, and every word must occur in at least one of the
+// search fields, case and accents folded alike on both databases
+// (search_fold, see search.go). Words are bound values and their LIKE
+// wildcards are escaped, so user text is only text. A q that no database
+// may see (NUL bytes, invalid UTF-8, too long) makes the query fail with a
+// *ValidationError on field "q" before it runs.
 func (s ListSpec) Search(db *gorm.DB, q string) *gorm.DB {
-	q = strings.TrimSpace(q)
-	if q == "" || len(s.SearchFields) == 0 {
+	words, err := SearchWords(q)
+	if err != nil {
+		_ = db.AddError(err)
 		return db
 	}
-	op := "LIKE"
-	if Dialect(db) == Postgres {
-		op = "ILIKE"
+	if len(s.SearchFields) == 0 {
+		return db
 	}
-	pattern := "%" + escapeLike(q) + "%"
-	conds := make([]string, len(s.SearchFields))
-	args := make([]any, len(s.SearchFields))
-	for i, f := range s.SearchFields {
-		conds[i] = f + " " + op + ` ? ESCAPE '\'`
-		args[i] = pattern
+	for _, w := range words {
+		conds := make([]string, len(s.SearchFields))
+		args := make([]any, len(s.SearchFields))
+		for i, f := range s.SearchFields {
+			conds[i] = "search_fold(" + f + ") LIKE " + foldedPattern + ` ESCAPE '\'`
+			args[i] = w
+		}
+		db = db.Where("("+strings.Join(conds, " OR ")+")", args...)
 	}
-	return db.Where("("+strings.Join(conds, " OR ")+")", args...)
-}
-
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
+	return db
 }
 
 // List returns one page of T. The total is exact up to CountCap rows and
