@@ -145,7 +145,7 @@ func TestValidationMessagesByJSONName(t *testing.T) {
 		{"negative price and stock", models.Product{Name: "x", Price: models.Cents(-1), Stock: -1},
 			map[string]string{"price": "must be 0 or more", "stock": "must be 0 or more"}},
 		{"long name", models.Product{Name: strings.Repeat("a", 81), Price: models.Cents(0)}, map[string]string{"name": "must be at most 80 characters"}},
-		{"NUL in name", models.Product{Name: "a\x00b", Price: models.Cents(0)}, map[string]string{"name": "must not contain control characters or line breaks"}},
+		{"NUL in name", models.Product{Name: "a\x00b", Price: models.Cents(0)}, map[string]string{"name": "must not contain NUL bytes"}},
 		{"valid", models.Product{Name: "ok", Price: models.Cents(0)}, nil},
 	}
 	for _, c := range cases {

@@ -20,16 +20,7 @@ type Validator struct {
 // NewValidator builds the validator with the project's custom rules.
 func NewValidator() *Validator {
 	v := validator.New(validator.WithRequiredStructEnabled())
-	v.RegisterTagNameFunc(func(f reflect.StructField) string {
-		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-		if name == "-" {
-			return ""
-		}
-		if name == "" {
-			return f.Name
-		}
-		return name
-	})
+	v.RegisterTagNameFunc(jsonName)
 	// Money validates as its cents, or as nil when unset (so `required` works).
 	v.RegisterCustomTypeFunc(func(f reflect.Value) any {
 		m := f.Interface().(Money)
@@ -64,17 +55,21 @@ func must(err error) {
 	}
 }
 
-// Struct validates s; it returns nil or a *ValidationError.
+// Struct validates s; it returns nil or a *ValidationError. Besides the
+// tags, every string field of s is checked for NUL bytes and invalid UTF-8
+// (see TextProblem), with no tag to remember: those messages win over the
+// tags' for the same field.
 func (val *Validator) Struct(s any) error {
+	fields := map[string]string{}
+	textProblems(reflect.ValueOf(s), "", fields, 0)
 	err := val.v.Struct(s)
-	if err == nil {
+	if err == nil && len(fields) == 0 {
 		return nil
 	}
 	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
+	if err != nil && !errors.As(err, &verrs) {
 		return fmt.Errorf("validate: %w", err)
 	}
-	fields := make(map[string]string, len(verrs))
 	for _, fe := range verrs {
 		key := fe.Field()
 		if _, dup := fields[key]; !dup {
@@ -82,6 +77,72 @@ func (val *Validator) Struct(s any) error {
 		}
 	}
 	return &ValidationError{Fields: fields}
+}
+
+// textProblems records a TextProblem for each string field of v (strings,
+// *string and []string; nested structs with their JSON name as a prefix,
+// embedded ones without), keyed like the tags' messages.
+func textProblems(v reflect.Value, prefix string, out map[string]string, depth int) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return
+		}
+		v = v.Elem()
+	}
+	if v.Kind() != reflect.Struct || depth > 4 {
+		return
+	}
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		if !sf.IsExported() {
+			continue
+		}
+		name := jsonName(sf)
+		if name == "" {
+			name = sf.Name // not in JSON, but still stored
+		}
+		key := prefix + name
+		fv := v.Field(i)
+		switch {
+		case sf.Anonymous:
+			textProblems(fv, prefix, out, depth+1)
+		case fv.Kind() == reflect.String:
+			reportText(out, key, fv.String())
+		case fv.Kind() == reflect.Pointer && sf.Type.Elem().Kind() == reflect.String:
+			if !fv.IsNil() {
+				reportText(out, key, fv.Elem().String())
+			}
+		case fv.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.String:
+			for j := range fv.Len() {
+				reportText(out, key, fv.Index(j).String())
+			}
+		default:
+			textProblems(fv, key+".", out, depth+1)
+		}
+	}
+}
+
+func reportText(out map[string]string, key, s string) {
+	if _, dup := out[key]; dup {
+		return
+	}
+	if msg := TextProblem(s); msg != "" {
+		out[key] = msg
+	}
+}
+
+// jsonName is the field's JSON name ("" for json:"-"), as the validator
+// reports it.
+func jsonName(f reflect.StructField) string {
+	name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+	if name == "-" {
+		return ""
+	}
+	if name == "" {
+		return f.Name
+	}
+	return name
 }
 
 // Message is the human text for a failed rule (without the field name).
