@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -70,10 +71,15 @@ func (val *Validator) Struct(s any) error {
 	if err != nil && !errors.As(err, &verrs) {
 		return fmt.Errorf("validate: %w", err)
 	}
+	root := reflect.TypeOf(s)
 	for _, fe := range verrs {
 		key := fe.Field()
 		if _, dup := fields[key]; !dup {
-			fields[key] = Message(fe.Tag(), fe.Param(), fe.Kind())
+			param := fe.Param()
+			if isMoney(fieldType(root, fe.StructNamespace())) {
+				param = moneyParam(fe.Tag(), param)
+			}
+			fields[key] = Message(fe.Tag(), param, fe.Kind())
 		}
 	}
 	return &ValidationError{Fields: fields}
@@ -145,6 +151,56 @@ func jsonName(f reflect.StructField) string {
 	return name
 }
 
+// fieldType finds the type of the field at a validator namespace such as
+// "Product.Price" (nil when it cannot be followed).
+func fieldType(root reflect.Type, ns string) reflect.Type {
+	parts := strings.Split(ns, ".")
+	t := root
+	for _, part := range parts[1:] {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			return nil
+		}
+		name, _, indexed := strings.Cut(part, "[")
+		f, ok := t.FieldByName(name)
+		if !ok {
+			return nil
+		}
+		t = f.Type
+		if indexed && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map) {
+			t = t.Elem()
+		}
+	}
+	return t
+}
+
+var moneyType = reflect.TypeFor[Money]()
+
+func isMoney(t reflect.Type) bool {
+	return t == moneyType || (t != nil && t.Kind() == reflect.Pointer && t.Elem() == moneyType)
+}
+
+// moneyParam turns a bound on Money, written in cents in the tag (the
+// validator compares cents), into the amount users see: "9999999999"
+// becomes "99999999.99", "0" stays "0".
+func moneyParam(tag, param string) string {
+	switch tag {
+	case "min", "max", "gte", "lte", "gt", "lt":
+	default:
+		return param
+	}
+	c, err := strconv.ParseInt(param, 10, 64)
+	if err != nil {
+		return param
+	}
+	if c%100 == 0 {
+		return strconv.FormatInt(c/100, 10)
+	}
+	return Cents(c).String()
+}
+
 // Message is the human text for a failed rule (without the field name).
 func Message(tag, param string, kind reflect.Kind) string {
 	isString := kind == reflect.String
@@ -192,7 +248,8 @@ type Rule struct {
 }
 
 // Rules parses a struct field's validate tag into rules, skipping
-// alternatives (|) and dive, which have no HTML equivalent.
+// alternatives (|) and dive, which have no HTML equivalent. Bounds of a
+// Money field come out as amounts ("99999999.99"), not the tag's cents.
 func Rules(f reflect.StructField) []Rule {
 	tag := f.Tag.Get("validate")
 	if tag == "" {
@@ -204,6 +261,9 @@ func Rules(f reflect.StructField) []Rule {
 			continue
 		}
 		t, p, _ := strings.Cut(part, "=")
+		if isMoney(f.Type) {
+			p = moneyParam(t, p)
+		}
 		out = append(out, Rule{Tag: t, Param: p})
 	}
 	return out
