@@ -19,6 +19,7 @@ import (
 
 	"tienda/app/adminpanel"
 	"tienda/app/config"
+	"tienda/app/web"
 	"tienda/models"
 )
 
@@ -712,6 +713,44 @@ func TestAdminUsers(t *testing.T) {
 	})
 }
 
+// TestAdminDashboardAtTheBounds: products at the largest price and stock
+// the model accepts render the dashboard's stock value exactly (one such
+// product alone is worth more than an int64 of cents) on both databases,
+// and a product past the bounds is refused by the API.
+func TestAdminDashboardAtTheBounds(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		b := ts.signedIn("ana", false)
+		token := ts.staffToken("max")
+		for i := range 3 {
+			r := ts.do("POST", "/api/v1/products", map[string]any{"name": fmt.Sprintf("Max %d", i), "price": "99999999.99", "stock": 1_000_000_000},
+				"Authorization", token)
+			wantStatus(t, r, 201)
+		}
+		for _, body := range []map[string]any{
+			{"name": "Too dear", "price": "100000000.00", "stock": 1},
+			{"name": "Too many", "price": "1.00", "stock": 1_000_000_001},
+		} {
+			r := ts.do("POST", "/api/v1/products", body, "Authorization", token)
+			assertEnvelope(t, r, 422, web.CodeValidation)
+		}
+		resp := b.get("/admin/")
+		wantStatus(t, resp, 200)
+		d := parse(t, resp)
+		values := map[string]string{}
+		d.Find("svg.bar-chart g").Each(func(_ int, g *goquery.Selection) {
+			values[g.Find(".bar-label").Text()] = g.Find(".bar-value").Text()
+		})
+		// 3 × 99,999,999.99 × 1,000,000,000, in whole units.
+		if got := values["1,000 and more"]; got != "299,999,999,970,000,000" {
+			t.Fatalf("stock value at the bounds %q (%v)", got, values)
+		}
+		if got := text(d.Find(".model-card .model-count").First()); got != "3" {
+			t.Fatalf("count %q", got)
+		}
+	})
+}
+
 func TestAdminDashboard(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
 		ts := newTestServer(t, dialect)
@@ -848,7 +887,9 @@ func TestAdminSessionsInRedis(t *testing.T) {
 	}
 }
 
-func TestAdminCountIsCappedOnHugeLists(t *testing.T) {
+// TestAdminListTotalsAreExact: totals are counted exactly (within the
+// count budget), filtered or not, and the dashboard agrees.
+func TestAdminListTotalsAreExact(t *testing.T) {
 	ts := newTestServer(t, models.SQLite)
 	b := ts.signedIn("ana", false)
 	err := ts.store.DB.Exec(`WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < 6000)
@@ -858,8 +899,8 @@ SELECT printf('Product %06d', i), '', 100 + i, 1 + i % 50, 1, '2024-01-01 00:00:
 		t.Fatal(err)
 	}
 	cases := []struct{ query, count string }{
-		{"stock=in", "1–50 of more than 5,000 products"},
-		{"", "1–50 of about 6,000 products"},
+		{"stock=in", "1–50 of 6,000 products"},
+		{"", "1–50 of 6,000 products"},
 		{"stock=low", "1–50 of 1,080 products"},
 	}
 	for _, c := range cases {

@@ -98,6 +98,11 @@ func ParseAPIKeyPrefix(key string) (string, bool) {
 	if _, err := base64.RawURLEncoding.DecodeString(secret); err != nil {
 		return "", false
 	}
+	// The prefix reaches SQL: only what newAPIKey makes (no NUL bytes,
+	// which PostgreSQL would refuse with an error).
+	if _, err := prefixEncoding.DecodeString(strings.ToUpper(prefix)); err != nil || prefix != strings.ToLower(prefix) {
+		return "", false
+	}
 	return prefix, true
 }
 

@@ -82,9 +82,10 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 	case Postgres:
 		dial = postgres.New(postgres.Config{DSN: cfg.URL})
 	default:
-		// FTS5 (the knowledge base's keyword index) is registered on every
-		// connection the pool opens.
-		sqlDB, err := driver.Open(SQLiteDSN(cfg.URL), fts5.Register)
+		// FTS5 (the knowledge base's keyword index) and search_fold (the
+		// lists' search, search.go) are registered on every connection the
+		// pool opens.
+		sqlDB, err := driver.Open(SQLiteDSN(cfg.URL), withSearchFold(fts5.Register))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite database: %w", redact(err, cfg.URL))
 		}

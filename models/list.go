@@ -3,22 +3,30 @@ package models
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/ncruces/go-sqlite3"
 	"gorm.io/gorm"
 )
 
-// Page sizes of lists.
+// Page sizes of lists, and the time a list's count may take.
 const (
 	DefaultPageSize = 20
 	MaxPageSize     = 100
-	// CountCap bounds the exact count of a list: past it the total is an
-	// estimate (flagged total_is_estimate), so a list page never pays for
-	// counting a big table. Measured on 10,000 products (docs/benchmarks.md),
-	// a cap of 10,000 spent more on the count than on the page itself.
-	CountCap = 1_000
+	// DefaultCountBudget bounds the COUNT behind a list's total: a count
+	// that finishes within it is exact, one that does not is cut off and
+	// the total is estimated instead (flagged total_is_estimate). On a
+	// million products rare words and whole tables count within it, while
+	// a word in 10,000 products takes about 150 ms and is estimated, a few
+	// percent off (models/SEARCH_NOTES.md).
+	DefaultCountBudget = 50 * time.Millisecond
 )
 
 // ListSpec says what a list of one model may be sorted and searched by.
@@ -37,11 +45,15 @@ type ListParams struct {
 	Sort     string // "name" or "-name"; must be in Sortable
 	Q        string
 	// Scope adds filters (bound values only); Filtered says whether it
-	// narrows the list (an unfiltered list can use the table's statistics).
+	// narrows the list (SQLite counts an unfiltered list in one COUNT(*),
+	// and estimates it from the highest id if even that is late).
 	Scope    func(*gorm.DB) *gorm.DB
 	Filtered bool
-	// CountCap overrides the package's CountCap for this list (0: CountCap):
-	// a page that must stay fast on a filtered huge table counts less far.
+	// CountBudget is how long counting the total may take (0:
+	// DefaultCountBudget); past it the total is an estimate.
+	CountBudget time.Duration
+	// Deprecated: totals are no longer capped and CountCap is ignored;
+	// CountBudget bounds the count's time instead.
 	CountCap int
 }
 
@@ -82,34 +94,39 @@ func (s ListSpec) OrderBy(sort string) string {
 	return col + " " + dir + ", id " + dir
 }
 
-// Search adds the q condition: a case-insensitive substring match over the
-// search fields, with LIKE wildcards in q escaped so user text is only text.
+// Search adds the q condition, with Django's meaning: q is split into
+// words at whitespace, and every word must occur in at least one of the
+// search fields, case and accents folded alike on both databases
+// (search_fold, see search.go). Words are bound values and their LIKE
+// wildcards are escaped, so user text is only text. A q that no database
+// may see (NUL bytes, invalid UTF-8, too long) makes the query fail with a
+// *ValidationError on field "q" before it runs.
 func (s ListSpec) Search(db *gorm.DB, q string) *gorm.DB {
-	q = strings.TrimSpace(q)
-	if q == "" || len(s.SearchFields) == 0 {
+	words, err := SearchWords(q)
+	if err != nil {
+		_ = db.AddError(err)
 		return db
 	}
-	op := "LIKE"
-	if Dialect(db) == Postgres {
-		op = "ILIKE"
+	if len(s.SearchFields) == 0 {
+		return db
 	}
-	pattern := "%" + escapeLike(q) + "%"
-	conds := make([]string, len(s.SearchFields))
-	args := make([]any, len(s.SearchFields))
-	for i, f := range s.SearchFields {
-		conds[i] = f + " " + op + ` ? ESCAPE '\'`
-		args[i] = pattern
+	for _, w := range words {
+		conds := make([]string, len(s.SearchFields))
+		args := make([]any, len(s.SearchFields))
+		for i, f := range s.SearchFields {
+			conds[i] = "search_fold(" + f + ") LIKE " + foldedPattern + ` ESCAPE '\'`
+			args[i] = w
+		}
+		db = db.Where("("+strings.Join(conds, " OR ")+")", args...)
 	}
-	return db.Where("("+strings.Join(conds, " OR ")+")", args...)
+	return db
 }
 
-func escapeLike(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return r.Replace(s)
-}
-
-// List returns one page of T. The total is exact up to CountCap rows and
-// estimated beyond (TotalIsEstimate), so deep tables stay fast.
+// List returns one page of T. Its total is exact whenever counting takes
+// no longer than p.CountBudget; otherwise it is an estimate, flagged, that
+// never contradicts what the pages show: it is at least the rows given so
+// far (one more when there is a next page), and an empty page past the end
+// answers the count as page 1 would, at most the rows before it.
 func List[T any](ctx context.Context, db *gorm.DB, spec ListSpec, p ListParams) (Page[T], error) {
 	if p.Page < 1 {
 		p.Page = 1
@@ -120,112 +137,208 @@ func List[T any](ctx context.Context, db *gorm.DB, spec ListSpec, p ListParams) 
 	if p.PageSize > MaxPageSize {
 		p.PageSize = MaxPageSize
 	}
-	base := func() *gorm.DB {
-		q := db.WithContext(ctx).Table(spec.Table)
+	// A bad q is the client's mistake: refuse it before any statement.
+	words, err := SearchWords(p.Q)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	base := func(tx *gorm.DB) *gorm.DB {
+		q := tx.Table(spec.Table)
 		if p.Scope != nil {
 			q = p.Scope(q)
 		}
 		return spec.Search(q, p.Q)
 	}
-	items := make([]T, 0, p.PageSize+1)
-	err := base().Order(spec.OrderBy(p.Sort)).Offset((p.Page - 1) * p.PageSize).Limit(p.PageSize + 1).Find(&items).Error
-	if err != nil {
-		return Page[T]{}, fmt.Errorf("list %s: %w", spec.Table, err)
+	budget := p.CountBudget
+	if budget <= 0 {
+		budget = DefaultCountBudget
 	}
+	offset := (p.Page - 1) * p.PageSize
 	out := Page[T]{Page: p.Page, PageSize: p.PageSize}
-	if len(items) > p.PageSize {
-		out.HasNext = true
-		items = items[:p.PageSize]
+	readPage := func(tx *gorm.DB) error {
+		items := make([]T, 0, p.PageSize+1)
+		if err := base(tx).Order(spec.OrderBy(p.Sort)).Offset(offset).Limit(p.PageSize + 1).Find(&items).Error; err != nil {
+			return fmt.Errorf("list %s: %w", spec.Table, err)
+		}
+		if len(items) > p.PageSize {
+			out.HasNext = true
+			items = items[:p.PageSize]
+		}
+		out.Items = items
+		return nil
 	}
-	out.Items = items
-	// The page itself often tells the total without counting.
-	if !out.HasNext && (len(items) > 0 || p.Page == 1) {
-		out.Total = int64((p.Page-1)*p.PageSize + len(items))
-		return out, nil
+	// The page itself tells the total when it holds the last row (or the
+	// first page is empty); otherwise the rows are counted.
+	mustCount := func() bool { return out.HasNext || (len(out.Items) == 0 && p.Page > 1) }
+	var total int64
+	var estimate bool
+	if Dialect(db) == Postgres {
+		var done bool
+		total, done, err = listPostgres(ctx, db, spec.Table, len(words) > 0, budget, readPage, mustCount, base)
+		if err == nil && !done {
+			if total, err = explainRows(base(db.WithContext(ctx))); err != nil {
+				err = fmt.Errorf("estimate %s: %w", spec.Table, err)
+			}
+			estimate = true
+		}
+	} else if err = readPage(db.WithContext(ctx)); err == nil && mustCount() {
+		total, estimate, err = countSQLite(ctx, db, spec.Table, base, p.Filtered || len(words) > 0, budget)
 	}
-	total, estimate, err := countCapped(base(), spec, p)
 	if err != nil {
 		return Page[T]{}, err
+	}
+	given := int64(offset + len(out.Items))
+	if !mustCount() {
+		out.Total = given
+		return out, nil
+	}
+	// The count is a second statement (and an estimate a guess): neither
+	// may contradict the page just read. A page with rows proves the rows
+	// up to it (and one more if there is a next page); an empty page
+	// proves that no row reaches it.
+	if out.HasNext {
+		total = max(total, given+1)
+	} else {
+		total = min(total, int64(offset))
 	}
 	out.Total, out.TotalIsEstimate = total, estimate
 	return out, nil
 }
 
-func countCapped(q *gorm.DB, spec ListSpec, p ListParams) (int64, bool, error) {
-	limit := int64(CountCap)
-	if p.CountCap > 0 {
-		limit = int64(p.CountCap)
-	}
-	narrowed := p.Filtered || strings.TrimSpace(p.Q) != ""
-	// On PostgreSQL a large result is not counted at all: even a capped
-	// count of a common search term builds the whole bitmap of candidate
-	// rows, which costs hundreds of milliseconds on a million products.
-	// The planner's estimate answers in a fraction of a millisecond.
-	if Dialect(q) == Postgres {
-		var est int64
-		var ok bool
-		if narrowed {
-			est, ok = explainRows(q)
-		} else {
-			est, ok = estimateRows(q, spec.Table)
-		}
-		if ok && est > limit {
-			return max(est, p.minTotal()), true, nil
+// listPostgres reads the page and, when mustCount says so, counts the rows
+// under a statement timeout of budget (done is false when it cut the count
+// off). A search runs both in one transaction planned with its words
+// (plan_cache_mode = force_custom_plan): a prepared statement's generic
+// plan knows no pattern, and the one PostgreSQL switched to after five
+// two-word searches sent "lampara de" through a bitmap of 100,000 rows
+// (2 s on a million products; models/SEARCH_NOTES.md). SET LOCAL keeps
+// both settings to the transaction, so pooled connections stay as they were.
+func listPostgres(ctx context.Context, db *gorm.DB, table string, search bool, budget time.Duration,
+	readPage func(*gorm.DB) error, mustCount func() bool, base func(*gorm.DB) *gorm.DB,
+) (n int64, done bool, err error) {
+	if !search {
+		if err := readPage(db.WithContext(ctx)); err != nil || !mustCount() {
+			return 0, true, err
 		}
 	}
-	var n int64
-	sub := q.Select("1").Limit(int(limit) + 1)
-	if err := q.Session(&gorm.Session{NewDB: true}).Table("(?) AS capped", sub).Count(&n).Error; err != nil {
-		return 0, false, fmt.Errorf("count %s: %w", spec.Table, err)
-	}
-	if n <= limit {
-		return n, false, nil
-	}
-	if !narrowed {
-		if est, ok := estimateRows(q, spec.Table); ok && est > limit {
-			return est, true, nil
+	ms := max(1, (budget+time.Millisecond-1)/time.Millisecond) // 0 would mean no timeout
+	counting := false
+	err = db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if search {
+			if err := tx.Exec("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)").Error; err != nil {
+				return fmt.Errorf("search plans: %w", err)
+			}
+			if err := readPage(tx); err != nil || !mustCount() {
+				return err
+			}
 		}
+		if err := tx.Exec("SELECT set_config('statement_timeout', ?, true)", strconv.FormatInt(int64(ms), 10)).Error; err != nil {
+			return fmt.Errorf("count budget: %w", err)
+		}
+		counting = true
+		if err := base(tx).Count(&n).Error; err != nil {
+			return fmt.Errorf("count %s: %w", table, err)
+		}
+		return nil
+	})
+	// query_canceled during the count, while the caller still waits: our
+	// statement_timeout (a server-wide one would also end the page).
+	var pgErr *pgconn.PgError
+	if counting && errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
+		return 0, false, nil
 	}
-	return limit, true, nil
+	return n, true, err
 }
 
-// minTotal is the least total consistent with a full page that has a next one.
-func (p ListParams) minTotal() int64 { return int64(p.Page*p.PageSize) + 1 }
+// countSQLite counts the rows of base within budget; past it, it answers an
+// estimate (estimate true).
+func countSQLite(ctx context.Context, db *gorm.DB, table string, base func(*gorm.DB) *gorm.DB, narrowed bool, budget time.Duration) (n int64, estimate bool, err error) {
+	if narrowed {
+		return countSQLiteByRanges(ctx, db, table, base, budget)
+	}
+	// The whole table: COUNT(*) reads only the b-tree (7 ms per million
+	// rows), and the highest id is a fair estimate if even that is late.
+	cctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	err = base(db.WithContext(cctx)).Count(&n).Error
+	if err == nil {
+		return n, false, nil
+	}
+	if !budgetSpent(ctx, cctx, err) {
+		return 0, false, fmt.Errorf("count %s: %w", table, err)
+	}
+	n, err = maxID(ctx, db, table)
+	return n, true, err
+}
+
+// countSQLiteByRanges counts a narrowed list over growing id ranges, all
+// under one deadline: exact when every range is counted in time, otherwise
+// the matches per id of the ranges counted, times the highest id. (SQLite
+// has no planner estimate of a filter; the prefix of the table it did
+// count is the honest evidence.)
+func countSQLiteByRanges(ctx context.Context, db *gorm.DB, table string, base func(*gorm.DB) *gorm.DB, budget time.Duration) (int64, bool, error) {
+	top, err := maxID(ctx, db, table)
+	if err != nil {
+		return 0, false, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	var counted, done int64 // rows matching among ids in (0, done]
+	for size := int64(4096); done < top; size *= 2 {
+		hi := min(done+size, top)
+		var n int64
+		err := base(db.WithContext(cctx)).Where(table+".id > ? AND "+table+".id <= ?", done, hi).Count(&n).Error
+		if err != nil {
+			if budgetSpent(ctx, cctx, err) {
+				break
+			}
+			return 0, false, fmt.Errorf("count %s: %w", table, err)
+		}
+		counted, done = counted+n, hi
+	}
+	if done >= top {
+		return counted, false, nil
+	}
+	if done == 0 {
+		return 0, true, nil // nothing to go on: List answers the rows given
+	}
+	return int64(math.Round(float64(counted) / float64(done) * float64(top))), true, nil
+}
+
+// budgetSpent reports whether err is the count budget's deadline at work
+// (rather than the caller's context or a real failure).
+func budgetSpent(ctx, cctx context.Context, err error) bool {
+	return ctx.Err() == nil && cctx.Err() != nil &&
+		(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, sqlite3.INTERRUPT))
+}
+
+// maxID is the highest id of table (0 when empty).
+func maxID(ctx context.Context, db *gorm.DB, table string) (int64, error) {
+	var n int64
+	if err := db.WithContext(ctx).Raw("SELECT COALESCE(MAX(id), 0) FROM " + table).Scan(&n).Error; err != nil {
+		return 0, fmt.Errorf("highest id of %s: %w", table, err)
+	}
+	return n, nil
+}
 
 // explainRows reads PostgreSQL's estimate of how many rows q returns,
-// from EXPLAIN (the query is planned, not run).
-func explainRows(q *gorm.DB) (int64, bool) {
+// from EXPLAIN (the query is planned, not run): on a table without filters
+// it is the table's size in pg_class, scaled to its current pages.
+func explainRows(q *gorm.DB) (int64, error) {
 	var probe []int
 	stmt := q.Session(&gorm.Session{DryRun: true}).Select("1").Find(&probe).Statement
 	var plan string
 	db := q.Session(&gorm.Session{NewDB: true})
 	if err := db.Raw("EXPLAIN (FORMAT JSON) "+stmt.SQL.String(), stmt.Vars...).Row().Scan(&plan); err != nil {
-		return 0, false
+		return 0, fmt.Errorf("explain: %w", err)
 	}
 	var out []struct {
 		Plan struct {
 			Rows float64 `json:"Plan Rows"`
 		} `json:"Plan"`
 	}
-	if err := json.Unmarshal([]byte(plan), &out); err != nil || len(out) == 0 || out[0].Plan.Rows <= 0 {
-		return 0, false
+	if err := json.Unmarshal([]byte(plan), &out); err != nil || len(out) == 0 {
+		return 0, fmt.Errorf("explain: unexpected plan %q", plan)
 	}
-	return int64(out[0].Plan.Rows), true
-}
-
-// estimateRows reads the planner's row estimate (PostgreSQL) or the highest
-// id (SQLite): cheap, and close enough for "about N results".
-func estimateRows(q *gorm.DB, table string) (int64, bool) {
-	db := q.Session(&gorm.Session{NewDB: true})
-	var est float64
-	var err error
-	if Dialect(db) == Postgres {
-		err = db.Raw("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", table).Scan(&est).Error
-	} else {
-		err = db.Raw("SELECT COALESCE(MAX(id), 0) FROM " + table).Scan(&est).Error
-	}
-	if err != nil || est <= 0 {
-		return 0, false
-	}
-	return int64(est), true
+	return int64(out[0].Plan.Rows), nil
 }

@@ -145,7 +145,7 @@ func TestValidationMessagesByJSONName(t *testing.T) {
 		{"negative price and stock", models.Product{Name: "x", Price: models.Cents(-1), Stock: -1},
 			map[string]string{"price": "must be 0 or more", "stock": "must be 0 or more"}},
 		{"long name", models.Product{Name: strings.Repeat("a", 81), Price: models.Cents(0)}, map[string]string{"name": "must be at most 80 characters"}},
-		{"NUL in name", models.Product{Name: "a\x00b", Price: models.Cents(0)}, map[string]string{"name": "must not contain control characters or line breaks"}},
+		{"NUL in name", models.Product{Name: "a\x00b", Price: models.Cents(0)}, map[string]string{"name": "must not contain NUL bytes"}},
 		{"valid", models.Product{Name: "ok", Price: models.Cents(0)}, nil},
 	}
 	for _, c := range cases {
@@ -219,48 +219,6 @@ func TestAuthenticateAndUniqueUsername(t *testing.T) {
 			}
 			if _, err := st.Authenticate(ctx, "nobody", "x"); !errors.Is(err, models.ErrInvalidCredentials) {
 				t.Fatal("unknown user accepted")
-			}
-		})
-	}
-}
-
-func TestListTotalsAreCappedOrEstimated(t *testing.T) {
-	for _, dialect := range testdb.Dialects() {
-		t.Run(dialect, func(t *testing.T) {
-			db := testdb.Open(t, dialect)
-			ctx := context.Background()
-			if _, err := models.NewStore(db).Seed(ctx, 300, 0); err != nil {
-				t.Fatal(err)
-			}
-			cases := []struct {
-				name      string
-				params    models.ListParams
-				exact     bool
-				wantExact int64
-			}{
-				{"small result counted exactly", models.ListParams{Page: 1, PageSize: 5, Q: "Product 00001", CountCap: 50}, true, 10},
-				{"large search estimated", models.ListParams{Page: 1, PageSize: 5, Q: "Seeded", CountCap: 50}, false, 0},
-				{"large table estimated", models.ListParams{Page: 2, PageSize: 5, CountCap: 50}, false, 0},
-				{"last page tells the total", models.ListParams{Page: 60, PageSize: 5, CountCap: 50}, true, 300},
-			}
-			for _, tc := range cases {
-				t.Run(tc.name, func(t *testing.T) {
-					page, err := models.List[models.Product](ctx, db, models.ProductList, tc.params)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if tc.exact {
-						if page.TotalIsEstimate || page.Total != tc.wantExact {
-							t.Fatalf("total %d (estimate %v), want exactly %d", page.Total, page.TotalIsEstimate, tc.wantExact)
-						}
-						return
-					}
-					// Past the cap the total is flagged, and never less
-					// than what the pages already prove.
-					if !page.TotalIsEstimate || page.Total < int64(tc.params.Page*tc.params.PageSize)+1 || !page.HasNext {
-						t.Fatalf("total %d (estimate %v, next %v): want a flagged estimate", page.Total, page.TotalIsEstimate, page.HasNext)
-					}
-				})
 			}
 		})
 	}

@@ -6,13 +6,15 @@ import (
 	"gorm.io/gorm"
 )
 
-// Product is an item of the shop's catalogue.
+// Product is an item of the shop's catalogue. Its business bounds live in
+// the validate tags (Money validates as cents, so the price's lte is
+// 99,999,999.99); models.Rules gives them to the admin's inputs and OpenAPI.
 type Product struct {
 	ID          int64     `json:"id" gorm:"primaryKey"`
 	Name        string    `json:"name" validate:"required,notblank,min=1,max=80,singleline"`
 	Description string    `json:"description" validate:"max=200,text"`
-	Price       Money     `json:"price" validate:"required,gte=0"`
-	Stock       int64     `json:"stock" validate:"gte=0"`
+	Price       Money     `json:"price" validate:"required,gte=0,lte=9999999999"`
+	Stock       int64     `json:"stock" validate:"gte=0,lte=1000000000"`
 	Version     int64     `json:"version"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`

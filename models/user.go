@@ -95,6 +95,9 @@ func (u *User) SetPassword(ctx context.Context, pw string) error {
 
 // UserByUsername finds a user case-insensitively.
 func (s *Store) UserByUsername(ctx context.Context, username string) (*User, error) {
+	if TextProblem(username) != "" {
+		return nil, ErrNotFound // no stored username has NUL bytes or bad UTF-8
+	}
 	var u User
 	err := s.DB.WithContext(ctx).Where("lower(username) = lower(?)", username).Take(&u).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {

@@ -48,7 +48,7 @@ type model[T any, PT interface {
 func (m *model[T, PT]) info() ModelInfo {
 	return ModelInfo{Slug: m.slug, Singular: m.singular, Plural: m.plural, ObjectType: m.typeName, URL: m.listURL(),
 		Count: func(ctx context.Context) (int64, bool, error) {
-			p, err := models.List[T](ctx, m.site.db, m.spec, models.ListParams{Page: 1, PageSize: 1, CountCap: dashboardCountCap})
+			p, err := models.List[T](ctx, m.site.db, m.spec, models.ListParams{Page: 1, PageSize: 1})
 			if err != nil {
 				return 0, false, err
 			}
@@ -185,7 +185,6 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	scope, filtered := m.scope(st)
 	page, err := models.List[T](c.UserContext(), m.site.db, m.spec, models.ListParams{
 		Page: st.p, PageSize: m.perPage, Sort: m.sortSpec(st.o), Q: st.q, Scope: scope, Filtered: filtered,
-		CountCap: countCap,
 	})
 	if err != nil {
 		return err
@@ -271,22 +270,11 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	return m.site.hooks.Render(c, fiber.StatusOK, comp)
 }
 
-// countCap bounds the exact count of a list page: counting further costs
-// tens of milliseconds on a filtered million-row table (see
-// docs/benchmarks-admin.md). Past it, a filtered list says "more than"
-// and an unfiltered one shows the table's estimate.
-const countCap = 5000
-
-// dashboardCountCap bounds the exact object counts of the dashboard, one
-// count per model per visit: exact up to 10,000, estimated beyond.
-const dashboardCountCap = 10_000
-
 func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
 	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total)}
-	switch {
-	case page.TotalIsEstimate && page.Total == countCap:
-		pg.Total = "more than " + pg.Total
-	case page.TotalIsEstimate:
+	// Totals are exact unless counting took longer than its budget
+	// (models.List); then the planner's estimate is shown as one.
+	if page.TotalIsEstimate {
 		pg.Total = "about " + pg.Total
 	}
 	if len(page.Items) > 0 {

@@ -2,7 +2,9 @@ package adminpanel
 
 import (
 	"fmt"
+	"math/big"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -88,36 +90,21 @@ func (p *Panel) Dashboard(c *fiber.Ctx) error {
 }
 
 // stockChart sums price × stock per price band in the database (one
-// grouped scan) and lays the bars out as SVG.
+// grouped scan, exact at any size: models.StockValueByBand) and lays the
+// bars out as SVG.
 func (p *Panel) stockChart(c *fiber.Ctx) (views.BarChart, error) {
-	cents := "price"
-	if p.store.Dialect() == models.Postgres {
-		cents = "CAST(price * 100 AS BIGINT)"
-	}
-	bandExpr := "CASE"
+	bands := make([]models.PriceBand, len(priceBands))
 	for i, b := range priceBands {
-		if b.hi > 0 {
-			bandExpr += fmt.Sprintf(" WHEN pc < %d THEN %d", b.hi, i)
-		} else {
-			bandExpr += fmt.Sprintf(" ELSE %d", i)
-		}
+		bands[i] = models.PriceBand{Lo: b.lo, Hi: b.hi}
 	}
-	bandExpr += " END"
-	var rows []struct {
-		Band  int
-		Value int64
-	}
-	q := "SELECT " + bandExpr + " AS band, CAST(SUM(pc * stock) AS BIGINT) AS value FROM (SELECT " + cents +
-		" AS pc, stock FROM products) t GROUP BY 1 ORDER BY 1"
-	if err := p.store.DB.WithContext(c.UserContext()).Raw(q).Scan(&rows).Error; err != nil {
+	values, err := models.StockValueByBand(c.UserContext(), p.store.DB, bands)
+	if err != nil {
 		return views.BarChart{}, fmt.Errorf("dashboard chart: %w", err)
 	}
-	values := make([]int64, len(priceBands))
-	var top int64
-	for _, r := range rows {
-		if r.Band >= 0 && r.Band < len(values) {
-			values[r.Band] = r.Value
-			top = max(top, r.Value)
+	top := new(big.Int)
+	for _, v := range values {
+		if v.Cmp(top) > 0 {
+			top = v
 		}
 	}
 	const rowH, barMax = 36, 300
@@ -125,14 +112,33 @@ func (p *Panel) stockChart(c *fiber.Ctx) (views.BarChart, error) {
 		Desc: "Horizontal bars: the value of the stock (price × units) of the products in each price band."}
 	for i, b := range priceBands {
 		w := 0
-		if top > 0 {
-			w = int(values[i] * barMax / top)
+		if top.Sign() > 0 {
+			w = int(new(big.Int).Div(new(big.Int).Mul(values[i], big.NewInt(barMax)), top).Int64())
 		}
 		y := 4 + i*rowH
-		chart.Bars = append(chart.Bars, views.Bar{Label: b.label, Value: admin.GroupDigits(values[i] / 100), Y: y,
+		units := new(big.Int).Quo(values[i], big.NewInt(100))
+		chart.Bars = append(chart.Bars, views.Bar{Label: b.label, Value: groupBig(units), Y: y,
 			Width: w, TextY: y + 17, ValueX: 130 + max(w, 2) + 8})
 	}
 	return chart, nil
+}
+
+// groupBig writes n with thousands separators (1,234,567).
+func groupBig(n *big.Int) string {
+	s := n.String()
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
 }
 
 // chatUsage summarises today's chat usage per user and model.

@@ -86,10 +86,7 @@ func (r *Resource[T, PT]) list(c *fiber.Ctx) error {
 	if len(fields) > 0 {
 		return web.Invalid(fields)
 	}
-	q := c.Query("q")
-	if len(q) > 200 {
-		return web.Invalid(map[string]string{"q": "must be at most 200 characters"})
-	}
+	q := c.Query("q") // bounded and checked by models.List
 	params := models.ListParams{Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered}
 	out, err := models.List[T](c.UserContext(), r.Store.DB, r.Spec, params)
 	if err != nil {

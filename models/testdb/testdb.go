@@ -65,7 +65,7 @@ func OpenURL(t testing.TB, dialect string) (*gorm.DB, string) {
 
 // postgresSchema creates a schema of its own for this test and returns a
 // URL whose search_path points at it (public stays on the path for shared
-// extensions such as pg_trgm).
+// extensions: pg_trgm, and unaccent for search_fold).
 func postgresSchema(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
@@ -80,7 +80,11 @@ func postgresSchema(t testing.TB) string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	schema := "t_" + hex.EncodeToString(b)
-	for _, q := range []string{"CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public", "CREATE SCHEMA " + schema} {
+	for _, q := range []string{
+		"CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public",
+		"CREATE EXTENSION IF NOT EXISTS unaccent SCHEMA public",
+		"CREATE SCHEMA " + schema,
+	} {
 		if err := admin.Exec(q).Error; err != nil {
 			t.Fatalf("%s: %v", q, err)
 		}
