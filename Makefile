@@ -5,7 +5,15 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/tienda
 PKGS     := ./...
 
-.PHONY: run build test test-short generate check-generated fmt lint vet bench migrate clean help
+# Tools CI uses, pinned in their own module (not the application's go.mod).
+TOOL     := $(GO) tool -modfile=.ci/tools/go.mod
+# The tests of app/ that run goroutines of their own (streams, concurrent
+# clients, deadlines, shutdown); the race detector runs them and every
+# test of the packages below (make test-race).
+RACE_APP := Concurrent|Deadline|HungDatabase|RateLimit|Stream|Shutdown|Session|Cache|Redis|Index|Throttle
+RACE_PKGS := ./app/stack/... ./app/kv/... ./app/chat/... ./app/auth/... ./app/api/... ./models/...
+
+.PHONY: run build test test-race generate check-generated fmt lint vet vuln check bench migrate clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,11 +38,21 @@ check-generated: ## fail when committed *_templ.go files are stale
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')
 
-lint: vet ## gofmt check and go vet
+test-race: ## the race detector over the packages that start goroutines
+	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
+	$(GO) test -race -count=1 -timeout 10m -run '$(RACE_APP)' ./app/
+
+lint: vet ## gofmt check, go vet and golangci-lint (.golangci.yml: staticcheck, errorlint, forcetypeassert, unused, depguard)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "not gofmt-ed:"; echo "$$out"; exit 1; }
+	$(TOOL) golangci-lint run ./...
 
 vet:
 	$(GO) vet $(PKGS)
+
+vuln: ## known vulnerabilities in the modules and the standard library that the code reaches
+	$(TOOL) govulncheck ./...
+
+check: lint check-generated test test-race build ## what CI runs, but the services (set TEST_DATABASE_URL / TEST_REDIS_URL for them)
 
 bench: ## Go benchmarks (see docs/benchmarks.md for the HTTP comparison with the peers)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 $(PKGS)
