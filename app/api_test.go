@@ -124,10 +124,14 @@ func TestProductCRUD(t *testing.T) {
 			t.Fatalf("stale write changed the record: %v", after)
 		}
 
-		// PUT replaces every writable field and needs all of them.
-		missing := ts.do("PUT", path, `{"name":"Only name"}`, "Authorization", auth)
+		// PUT replaces every writable field and needs all of them: each
+		// missing one is named, and nothing is erased.
+		missing := ts.do("PUT", path, `{"name":"Only name"}`, "Authorization", auth, "If-Match", `"2"`)
 		if missing.Status != 422 {
 			t.Fatalf("PUT with missing fields: %d %s", missing.Status, missing.Body)
+		}
+		if f := errorOf(t, missing).Fields; f["description"] == "" || f["price"] == "" || f["stock"] == "" || f["name"] != "" {
+			t.Fatalf("PUT with missing fields names %v", f)
 		}
 		put := ts.do("PUT", path, `{"name":"Lamp","description":"","price":5,"stock":0}`, "Authorization", auth, "If-Match", `"2"`)
 		if put.Status != 200 {
@@ -138,7 +142,7 @@ func TestProductCRUD(t *testing.T) {
 		}
 
 		// Read-only fields in the body are ignored, not applied.
-		ro := ts.do("PATCH", path, `{"id":999,"version":99,"stock":2}`, "Authorization", auth)
+		ro := ts.do("PATCH", path, `{"id":999,"version":99,"stock":2}`, "Authorization", auth, "If-Match", `"3"`)
 		if ro.Status != 200 || ro.Map(t)["id"].(float64) != float64(id) {
 			t.Fatalf("read-only fields: %d %s", ro.Status, ro.Body)
 		}
@@ -146,7 +150,7 @@ func TestProductCRUD(t *testing.T) {
 		if del := ts.do("DELETE", path, nil, "Authorization", auth, "If-Match", `"1"`); del.Status != 412 {
 			t.Fatalf("stale delete: %d %s", del.Status, del.Body)
 		}
-		if del := ts.do("DELETE", path, nil, "Authorization", auth); del.Status != 204 {
+		if del := ts.do("DELETE", path, nil, "Authorization", auth, "If-Match", `"4"`); del.Status != 204 {
 			t.Fatalf("delete: %d %s", del.Status, del.Body)
 		}
 		if gone := ts.do("GET", path, nil, "Authorization", auth); gone.Status != 404 || errorOf(t, gone).Code != "NOT_FOUND" {

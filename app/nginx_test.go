@@ -223,7 +223,7 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 				writer, reader = reader, writer
 			}
 			name := fmt.Sprintf("Twin %d", i)
-			if st, _, body := call(writer, "PATCH", loc, token, map[string]any{"name": name}); st != 200 {
+			if st, _, body := call(writer, "PATCH", loc, token, map[string]any{"name": name}, "If-Match", "*"); st != 200 {
 				t.Fatalf("patch: %d %s", st, body)
 			}
 			for _, base := range []string{reader, front, front} {

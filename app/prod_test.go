@@ -165,7 +165,7 @@ func testResponseCache(t *testing.T, ts *testServer) {
 		}
 	}
 	// A write makes every cached response of the resource stale at once.
-	r = ts.do("PATCH", loc, map[string]any{"name": "Lamp v2"}, "Authorization", token)
+	r = ts.do("PATCH", loc, map[string]any{"name": "Lamp v2"}, "Authorization", token, "If-Match", "*")
 	if r.Status != 200 {
 		t.Fatalf("patch: %d %s", r.Status, r.Body)
 	}
@@ -223,7 +223,7 @@ func TestCacheSharedAcrossInstances(t *testing.T) {
 		if r := b.do("GET", loc, nil, "Authorization", token); r.Header.Get("X-Cache") != "HIT" {
 			t.Fatalf("b did not cache")
 		}
-		if r := a.do("PUT", loc, map[string]any{"name": "Chair 2", "price": "6.00", "stock": 2}, "Authorization", token); r.Status != 200 {
+		if r := a.do("PUT", loc, map[string]any{"name": "Chair 2", "description": "", "price": "6.00", "stock": 2}, "Authorization", token, "If-Match", "*"); r.Status != 200 {
 			t.Fatalf("put %d %s", r.Status, r.Body)
 		}
 		if r := b.do("GET", loc, nil, "Authorization", token); !bytes.Contains(r.Body, []byte("Chair 2")) {
@@ -282,7 +282,7 @@ func TestMetrics(t *testing.T) {
 	ts.do("GET", loc, nil, "Authorization", token)
 	ts.do("GET", loc, nil, "Authorization", token)
 	ts.do("GET", loc, nil, "Authorization", token) // 429
-	ts.do("DELETE", loc, nil, "Authorization", token)
+	ts.do("DELETE", loc, nil, "Authorization", token, "If-Match", "*")
 	ts.srv.Metrics().LLMCall("chat", 120*time.Millisecond, fmt.Errorf("boom"))
 	ts.srv.Metrics().TokensUsed("completion", 42)
 	ts.srv.Metrics().ChatRequest("ok")

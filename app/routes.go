@@ -53,7 +53,7 @@ func (s *Server) routes() {
 	authed := v1.Group("", s.auth.JWT(), s.auth.APIKey, s.limits.PerPrincipal)
 	products := &api.Resource[models.Product, *models.Product]{Store: s.store, Cache: s.cache, Kind: "product", Title: "Product",
 		Path: "/api/v1/products", Spec: models.ProductList, Writable: []string{"name", "description", "price", "stock"},
-		Filters: api.ProductFilters}
+		Filters: api.ProductFilters, RequireIfMatch: s.cfg.RequireIfMatch}
 	authed.Get("/products", products.List)
 	authed.Post("/products", products.Create)
 	authed.Get("/products/:id", products.Get)
@@ -61,7 +61,8 @@ func (s *Server) routes() {
 	authed.Patch("/products/:id", products.Patch)
 	authed.Delete("/products/:id", products.Delete)
 	documents := &api.Resource[models.Document, *models.Document]{Store: s.store, Cache: s.cache, Kind: "document", Title: "Document",
-		Path: "/api/v1/documents", Spec: models.DocumentList, Writable: []string{"title", "content"}}
+		Path: "/api/v1/documents", Spec: models.DocumentList, Writable: []string{"title", "content"},
+		RequireIfMatch: s.cfg.RequireIfMatch}
 	authed.Post("/documents/search", s.chatAPI.Search) // before /documents/:id
 	authed.Get("/documents", documents.List)
 	authed.Post("/documents", documents.Create)

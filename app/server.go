@@ -149,6 +149,7 @@ func (s *Server) wire(ctx, bg context.Context) error {
 	s.errors = &web.ErrorHandler{Log: s.log}
 	s.stack = &stack.Stack{Log: s.log, Metrics: s.metrics, Proxies: s.proxies, Errors: s.errors,
 		MaxBody: cfg.MaxRequestSize, CORSOrigins: cfg.CORSOrigins, Compress: cfg.Prod.Compress}
+	s.errors.Headers = s.stack.SetSecurityHeaders
 	s.auth = auth.New(s.store, auth.NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL), s.throttle, s.proxies, s.metrics, s.log)
 	var limiter stack.Limiter
 	if s.redis != nil {

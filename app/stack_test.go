@@ -589,3 +589,41 @@ func TestSlowBodyIsCutOff(t *testing.T) {
 		t.Fatalf("status %d envelope %+v %v", resp.StatusCode, env, err)
 	}
 }
+
+// TestErrorsBeforeTheMiddleware: fasthttp refuses oversized headers before
+// any middleware runs; the answer still carries the security headers and
+// the JSON envelope with a correlation id.
+func TestErrorsBeforeTheMiddleware(t *testing.T) {
+	ts := newTestServer(t, "sqlite")
+	base := ts.listen()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	huge := strings.Repeat("x", 40<<10)
+	if _, err := fmt.Fprintf(conn, "GET /api/v1/products HTTP/1.1\r\nHost: t\r\nX-Big: %s\r\n\r\n", huge); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 431 {
+		t.Fatalf("status %d: %s", resp.StatusCode, body)
+	}
+	for _, h := range []string{"X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "X-Correlation-ID"} {
+		if resp.Header.Get(h) == "" {
+			t.Errorf("431 without %s: %v", h, resp.Header)
+		}
+	}
+	var env struct {
+		Code          string `json:"code"`
+		CorrelationID string `json:"correlation_id"`
+	}
+	if err := json.Unmarshal(body, &env); err != nil || env.Code == "" || env.CorrelationID == "" {
+		t.Fatalf("431 body is not the envelope: %s", body)
+	}
+}

@@ -349,6 +349,13 @@ func (p *Panel) Login(c *fiber.Ctx) error {
 		vm.Error = "Enter your username and password."
 		return p.render(c, fiber.StatusUnprocessableEntity, views.LoginPage(vm))
 	}
+	if models.TextProblem(username) != "" || models.TextProblem(password) != "" {
+		// Refused before the throttle's and the user's lookups; the typed
+		// username is not echoed back, it cannot be shown.
+		vm.Username = ""
+		vm.Error = "The username or password contains characters that are not allowed (NUL bytes or invalid UTF-8)."
+		return p.render(c, fiber.StatusUnprocessableEntity, views.LoginPage(vm))
+	}
 	ctx := c.UserContext()
 	ip := p.proxies.ClientIP(c)
 	if err := p.throttle.Check(ctx, username, ip); err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
@@ -33,6 +32,10 @@ type Resource[T any, PT interface {
 	Writable []string
 	// Filters parses the list's extra query parameters into a scope.
 	Filters func(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error)
+	// RequireIfMatch refuses a write of an existing record without
+	// If-Match (428), so no client loses an update by accident
+	// (REQUIRE_IF_MATCH).
+	RequireIfMatch bool
 }
 
 // pageParams parses page and page_size strictly: bad values are a 422,
@@ -126,7 +129,7 @@ func (r *Resource[T, PT]) get(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && strings.Contains(inm, web.ETag(rec.GetVersion())) {
+	if web.NoneMatch(c.Get(fiber.HeaderIfNoneMatch), web.ETag(rec.GetVersion())) {
 		c.Set(fiber.HeaderETag, web.ETag(rec.GetVersion()))
 		return c.SendStatus(fiber.StatusNotModified)
 	}
@@ -143,7 +146,7 @@ func (r *Resource[T, PT]) Create(c *fiber.Ctx) error {
 		return err
 	}
 	rec := PT(new(T))
-	if err := web.BindFields(obj, rec, r.Writable, true); err != nil {
+	if err := web.BindFields(obj, rec, r.Writable, web.BindCreate); err != nil {
 		return err
 	}
 	web.WithActor(c, models.SourceAPI)
@@ -154,19 +157,15 @@ func (r *Resource[T, PT]) Create(c *fiber.Ctx) error {
 	return r.send(c, fiber.StatusCreated, rec)
 }
 
-// Replace: PUT {path}/{id} sets every writable field.
-func (r *Resource[T, PT]) Replace(c *fiber.Ctx) error { return r.update(c, true) }
+// Replace: PUT {path}/{id} sets every writable field; each must be sent.
+func (r *Resource[T, PT]) Replace(c *fiber.Ctx) error { return r.update(c, web.BindReplace) }
 
 // Patch: PATCH {path}/{id} sets only the fields sent.
-func (r *Resource[T, PT]) Patch(c *fiber.Ctx) error { return r.update(c, false) }
+func (r *Resource[T, PT]) Patch(c *fiber.Ctx) error { return r.update(c, web.BindPatch) }
 
 // update serves PUT and PATCH. A stale If-Match, or a concurrent write, is a 412.
-func (r *Resource[T, PT]) update(c *fiber.Ctx, replace bool) error {
+func (r *Resource[T, PT]) update(c *fiber.Ctx, mode int) error {
 	if err := web.Require(c, "change", r.Kind); err != nil {
-		return err
-	}
-	want, sent, err := web.IfMatch(c)
-	if err != nil {
 		return err
 	}
 	obj, err := web.DecodeObject(c)
@@ -177,11 +176,11 @@ func (r *Resource[T, PT]) update(c *fiber.Ctx, replace bool) error {
 	if err != nil {
 		return err
 	}
-	expected := rec.GetVersion()
-	if sent {
-		expected = want
+	expected, err := web.IfMatch(c).Expect(rec.GetVersion(), r.RequireIfMatch)
+	if err != nil {
+		return err
 	}
-	if err := web.BindFields(obj, rec, r.Writable, replace); err != nil {
+	if err := web.BindFields(obj, rec, r.Writable, mode); err != nil {
 		return err
 	}
 	web.WithActor(c, models.SourceAPI)
@@ -196,17 +195,17 @@ func (r *Resource[T, PT]) Delete(c *fiber.Ctx) error {
 	if err := web.Require(c, "delete", r.Kind); err != nil {
 		return err
 	}
-	id, err := web.PathID(c, r.Title)
+	cur, err := r.load(c)
 	if err != nil {
 		return err
 	}
-	want, _, err := web.IfMatch(c)
+	expected, err := web.IfMatch(c).Expect(cur.GetVersion(), r.RequireIfMatch)
 	if err != nil {
 		return err
 	}
 	web.WithActor(c, models.SourceAPI)
 	rec := PT(new(T))
-	if err := r.Store.Delete(c.UserContext(), rec, id, want); err != nil {
+	if err := r.Store.Delete(c.UserContext(), rec, cur.GetID(), expected); err != nil {
 		if errors.Is(err, models.ErrNotFound) {
 			return web.NotFound(r.Title)
 		}

@@ -104,7 +104,7 @@ func (a *Auth) CreateKey(c *fiber.Ctx) error {
 		return err
 	}
 	var in APIKeyInput
-	if err := web.BindFields(obj, &in, []string{"name", "scope"}, true); err != nil {
+	if err := web.BindFields(obj, &in, []string{"name", "scope"}, web.BindCreate); err != nil {
 		return err
 	}
 	in.Name = strings.TrimSpace(in.Name)

@@ -190,7 +190,7 @@ func credentials(c *fiber.Ctx) (string, string, error) {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}
-	if err := web.BindFields(obj, &in, []string{"username", "password"}, true); err != nil {
+	if err := web.BindFields(obj, &in, []string{"username", "password"}, web.BindCreate); err != nil {
 		return "", "", err
 	}
 	return in.Username, in.Password, nil
@@ -208,6 +208,13 @@ func (a *Auth) Token(c *fiber.Ctx) error {
 	}
 	if password == "" {
 		fields["password"] = "is required"
+	}
+	// Refused before the throttle's and the user's lookups: PostgreSQL
+	// cannot even compare a NUL byte.
+	for k, v := range map[string]string{"username": username, "password": password} {
+		if p := models.TextProblem(v); p != "" {
+			fields[k] = p
+		}
 	}
 	if len(fields) > 0 {
 		return web.Invalid(fields)
@@ -255,7 +262,7 @@ func refreshTokenFrom(c *fiber.Ctx) (string, error) {
 	var in struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if err := web.BindFields(obj, &in, []string{"refresh_token"}, true); err != nil {
+	if err := web.BindFields(obj, &in, []string{"refresh_token"}, web.BindCreate); err != nil {
 		return "", err
 	}
 	if in.RefreshToken == "" {

@@ -35,6 +35,9 @@ type Config struct {
 	AccessTokenTTL  time.Duration
 	RefreshTokenTTL time.Duration
 	ShutdownTimeout time.Duration
+	// RequireIfMatch makes a PUT, PATCH or DELETE of an existing record
+	// without If-Match a 428 (REQUIRE_IF_MATCH, default true).
+	RequireIfMatch bool
 	// RequestTimeout is every request's deadline (REQUEST_TIMEOUT); chat,
 	// search and embeddings get LLMTimeout on top, event streams and
 	// exports have their own.
@@ -122,6 +125,13 @@ func Load(getenv func(string) string) (Config, error) {
 		MetricsToken: getenv("METRICS_TOKEN"),
 	}
 	c.LLMEmbedModel = get("LLM_EMBEDDING_MODEL", "")
+	switch v := get("REQUIRE_IF_MATCH", "true"); v {
+	case "true", "1", "on":
+		c.RequireIfMatch = true
+	case "false", "0", "off":
+	default:
+		return c, fmt.Errorf("REQUIRE_IF_MATCH must be true or false, not %q", v)
+	}
 	chatCfg, cerr := loadChatConfig(get)
 	if cerr != nil {
 		return c, cerr

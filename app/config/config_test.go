@@ -17,7 +17,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 	if c.Env != "development" || c.Port != "8080" || c.DatabaseURL != "tienda.db" || c.LogFormat != "text" ||
 		c.MaxRequestSize != 2<<20 || c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 7*24*time.Hour ||
-		c.DBMaxOpenConns != 10 || c.ShutdownTimeout != 25*time.Second || c.RequestTimeout != 10*time.Second {
+		c.DBMaxOpenConns != 10 || c.ShutdownTimeout != 25*time.Second || c.RequestTimeout != 10*time.Second || !c.RequireIfMatch {
 		t.Fatalf("defaults: %+v", c)
 	}
 	p, err := Load(envOf(map[string]string{"APP_ENV": "production", "SECRET_KEY": strings.Repeat("x1", 20)}))
@@ -43,6 +43,7 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad size", map[string]string{"MAX_REQUEST_SIZE": "-5"}, "MAX_REQUEST_SIZE"},
 		{"bad ttl", map[string]string{"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL"},
 		{"bad request timeout", map[string]string{"REQUEST_TIMEOUT": "0s"}, "REQUEST_TIMEOUT"},
+		{"bad REQUIRE_IF_MATCH", map[string]string{"REQUIRE_IF_MATCH": "sometimes"}, "REQUIRE_IF_MATCH"},
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"tienda/models"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,6 +67,9 @@ RETURNING key, count, expires_at`, key, exp, now.Unix(), now.Unix()).Scan(&row).
 
 // Get reads a counter.
 func (s *SQLCounter) Get(ctx context.Context, key string) (int64, time.Duration, error) {
+	if models.TextProblem(key) != "" {
+		return 0, 0, nil
+	}
 	var row counterRow
 	err := s.DB.WithContext(ctx).Where("key = ? AND expires_at > ?", key, s.now().Unix()).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -148,6 +152,9 @@ func (kvRow) TableName() string { return "kv" }
 
 // Get returns nil, nil when the key is missing or expired.
 func (s *SQLStorage) Get(key string) ([]byte, error) {
+	if models.TextProblem(key) != "" {
+		return nil, nil // a forged cookie; no stored key has NUL bytes or bad UTF-8
+	}
 	var row kvRow
 	err := s.DB.Where("key = ? AND (expires_at = 0 OR expires_at > ?)", key, time.Now().Unix()).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -178,6 +185,9 @@ func (s *SQLStorage) Set(key string, val []byte, exp time.Duration) error {
 
 // Delete removes key.
 func (s *SQLStorage) Delete(key string) error {
+	if models.TextProblem(key) != "" {
+		return nil
+	}
 	if err := s.DB.Where("key = ?", key).Delete(&kvRow{}).Error; err != nil {
 		return fmt.Errorf("kv delete: %w", err)
 	}

@@ -92,6 +92,14 @@ const (
 
 // SecurityHeaders sets the headers every response carries.
 func (s *Stack) SecurityHeaders(c *fiber.Ctx) error {
+	s.SetSecurityHeaders(c)
+	return c.Next()
+}
+
+// SetSecurityHeaders sets them on c; the error handler calls it too, for
+// errors that fasthttp raises before any middleware ran (a 431 for
+// oversized headers).
+func (s *Stack) SetSecurityHeaders(c *fiber.Ctx) {
 	h := &c.Response().Header
 	if web.IsPage(c.Path()) {
 		b := make([]byte, 16)
@@ -111,7 +119,6 @@ func (s *Stack) SecurityHeaders(c *fiber.Ctx) error {
 	if s.Proxies.IsHTTPS(c) {
 		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
-	return c.Next()
 }
 
 // Recover turns a panic into a 500 (through the error handler) and logs it

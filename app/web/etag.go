@@ -18,20 +18,64 @@ func WeakETag(body []byte) string {
 	return `W/"` + hex.EncodeToString(h[:8]) + `"`
 }
 
-// IfMatch returns the version the client says it has (If-Match), or 0
-// when it sent none. "*" matches any version.
-func IfMatch(c *fiber.Ctx) (int64, bool, error) {
+// Precondition is a request's If-Match (RFC 9110 §13.1.1).
+type Precondition struct {
+	// Sent is false when the request has no If-Match.
+	Sent bool
+	// Any is If-Match: * (any current version of an existing record).
+	Any bool
+	// Versions are the record versions named by strong entity tags.
+	Versions []int64
+}
+
+// IfMatch parses If-Match. Its comparison is strong: a weak tag (W/"2")
+// never matches, and a list matches when any strong tag names the current
+// version.
+func IfMatch(c *fiber.Ctx) Precondition {
 	h := strings.TrimSpace(c.Get(fiber.HeaderIfMatch))
-	if h == "" || h == "*" {
-		return 0, false, nil
+	if h == "" {
+		return Precondition{}
 	}
+	pc := Precondition{Sent: true}
 	for _, part := range strings.Split(h, ",") {
-		v := strings.Trim(strings.TrimPrefix(strings.TrimSpace(part), "W/"), `"`)
-		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
-			return n, true, nil
+		part = strings.TrimSpace(part)
+		if part == "*" {
+			pc.Any = true
+			continue
+		}
+		if !strings.HasPrefix(part, `"`) || !strings.HasSuffix(part, `"`) || len(part) < 2 {
+			continue // weak or malformed: matches nothing
+		}
+		if n, err := strconv.ParseInt(part[1:len(part)-1], 10, 64); err == nil && n > 0 {
+			pc.Versions = append(pc.Versions, n)
 		}
 	}
-	return 0, true, &Error{Status: 412, Code: CodePreconditionFailed, Message: "If-Match does not match the record's ETag."}
+	return pc
+}
+
+// Expect is the version a write may replace, given the record's current
+// version: the current one for "*" or a tag that names it; otherwise a
+// 412 (the record changed, or the tag is weak) with the current ETag.
+// Without If-Match it is a 428 carrying the current ETag when required,
+// else the current version (last write wins).
+func (pc Precondition) Expect(current int64, required bool) (int64, error) {
+	tag := map[string]string{fiber.HeaderETag: ETag(current)}
+	switch {
+	case !pc.Sent && required:
+		return 0, &Error{Status: 428, Code: CodePreconditionRequired, Headers: tag,
+			Message: "Send If-Match with the record's ETag (" + ETag(current) + ") to change it.",
+			Detail:  "A write based on what you read must say which version it read, so that no one's change is lost."}
+	case !pc.Sent, pc.Any:
+		return current, nil
+	}
+	for _, v := range pc.Versions {
+		if v == current {
+			return current, nil
+		}
+	}
+	return 0, &Error{Status: 412, Code: CodePreconditionFailed, Headers: tag,
+		Message: "The record was changed by someone else.",
+		Detail:  "If-Match does not name its current version " + ETag(current) + " (weak tags never match); fetch it again and re-apply your change."}
 }
 
 // NoneMatch reports whether If-None-Match names etag (weak comparison, as

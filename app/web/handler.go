@@ -14,11 +14,17 @@ type ErrorHandler struct {
 	Log *slog.Logger
 	// HTML renders the error as a page of the admin (nil: always JSON).
 	HTML func(c *fiber.Ctx, e *Error) error
+	// Headers sets the security headers on a response that never went
+	// through the middleware (fasthttp's own errors, e.g. 431).
+	Headers func(c *fiber.Ctx)
 }
 
 // Handle answers err.
 func (h *ErrorHandler) Handle(c *fiber.Ctx, err error) error {
 	ae := AsError(err)
+	if h.Headers != nil && len(c.Response().Header.Peek(fiber.HeaderXContentTypeOptions)) == 0 {
+		h.Headers(c)
+	}
 	cid := CorrelationID(c)
 	log := Log(c, h.Log)
 	if ae.Status >= 500 {

@@ -37,7 +37,9 @@ func DecodeObject(c *fiber.Ctx) (map[string]json.RawMessage, error) {
 		}
 		return nil, BadRequest("The request body is not valid JSON.", jsonErrDetail(err))
 	}
-	if dec.More() {
+	// Exactly one JSON value, then only whitespace: dec.More would miss a
+	// stray } or ] after the object.
+	if rest := body[dec.InputOffset():]; len(bytes.TrimSpace(rest)) > 0 {
 		return nil, BadRequest("The request body is not valid JSON.", "unexpected data after the JSON object")
 	}
 	if m == nil {
@@ -95,12 +97,23 @@ func jsonErrDetail(err error) string {
 	return "unexpected end of input"
 }
 
+// Bind modes: how fields missing from a body are treated.
+const (
+	// BindCreate (POST) leaves missing fields at their zero value; the
+	// model's validation then says which are required.
+	BindCreate = iota
+	// BindReplace (PUT) is a full replace: every writable field must be
+	// sent, so that a forgotten one is never silently erased.
+	BindReplace
+	// BindPatch (PATCH) changes only the fields sent.
+	BindPatch
+)
+
 // BindFields writes the present keys of obj into the struct dst (a pointer
 // to a model), accepting only the writable JSON field names. Unknown names
-// and values of the wrong type become field errors keyed by the JSON name.
-// With requireAll, writable fields missing from obj are reset to their zero
-// value (PUT and POST replace the whole record).
-func BindFields(obj map[string]json.RawMessage, dst any, writable []string, requireAll bool) error {
+// and values of the wrong type become field errors keyed by the JSON name;
+// so does a writable field missing from a BindReplace body.
+func BindFields(obj map[string]json.RawMessage, dst any, writable []string, mode int) error {
 	v := reflect.ValueOf(dst).Elem()
 	index := jsonFieldIndex(v.Type())
 	allowed := map[string]bool{}
@@ -108,17 +121,21 @@ func BindFields(obj map[string]json.RawMessage, dst any, writable []string, requ
 		allowed[w] = true
 	}
 	fields := map[string]string{}
+	unknown := &unknownFields{fields: fields}
 	for k := range obj {
 		if !allowed[k] && !ReadOnly[k] {
-			fields[k] = "is not a known field"
+			unknown.add(k)
 		}
 	}
 	for _, name := range writable {
 		fv := v.Field(index[name])
 		raw, present := obj[name]
 		if !present {
-			if requireAll {
+			switch mode {
+			case BindCreate:
 				fv.Set(reflect.Zero(fv.Type()))
+			case BindReplace:
+				fields[name] = "is required (PUT replaces every field; use PATCH to change some)"
 			}
 			continue
 		}
@@ -129,10 +146,38 @@ func BindFields(obj map[string]json.RawMessage, dst any, writable []string, requ
 		}
 		fv.Set(ptr.Elem())
 	}
+	unknown.done()
 	if len(fields) > 0 {
 		return Invalid(fields)
 	}
 	return nil
+}
+
+// MaxUnknownFields is how many unknown keys an error names; the rest are
+// counted (a body of 50,000 unknown keys must not get a 1.6 MB answer).
+const MaxUnknownFields = 20
+
+// unknownFields names unknown keys in fields, up to MaxUnknownFields, and
+// counts the others under "_unknown".
+type unknownFields struct {
+	fields map[string]string
+	named  int
+	more   int
+}
+
+func (u *unknownFields) add(key string) {
+	if u.named < MaxUnknownFields {
+		u.fields[key] = "is not a known field"
+		u.named++
+		return
+	}
+	u.more++
+}
+
+func (u *unknownFields) done() {
+	if u.more > 0 {
+		u.fields["_unknown"] = fmt.Sprintf("%d more unknown fields", u.more)
+	}
 }
 
 // SubfieldError is a decoding error about a part of a field, returned by a
@@ -155,9 +200,11 @@ func Decode(c *fiber.Ctx, dst any, v *models.Validator) error {
 		return err
 	}
 	fields := map[string]string{}
-	if err := bindStruct(obj, reflect.ValueOf(dst).Elem(), "", fields); err != nil {
+	unknown := &unknownFields{fields: fields}
+	if err := bindStruct(obj, reflect.ValueOf(dst).Elem(), "", fields, unknown); err != nil {
 		return err
 	}
+	unknown.done()
 	if len(fields) > 0 {
 		return Invalid(fields)
 	}
@@ -167,12 +214,12 @@ func Decode(c *fiber.Ctx, dst any, v *models.Validator) error {
 // bindStruct decodes obj into the struct sv, recursing into lists of
 // structs so that unknown keys inside them are refused too. A type's
 // UnmarshalJSON may refuse the whole request with a *Error (e.g. 413).
-func bindStruct(obj map[string]json.RawMessage, sv reflect.Value, prefix string, fields map[string]string) error {
+func bindStruct(obj map[string]json.RawMessage, sv reflect.Value, prefix string, fields map[string]string, unknown *unknownFields) error {
 	index := jsonFieldIndex(sv.Type())
 	for k, raw := range obj {
 		i, ok := index[k]
 		if !ok {
-			fields[prefix+k] = "is not a known field"
+			unknown.add(prefix + k)
 			continue
 		}
 		fv := sv.Field(i)
@@ -187,7 +234,7 @@ func bindStruct(obj map[string]json.RawMessage, sv reflect.Value, prefix string,
 			}
 			out := reflect.MakeSlice(fv.Type(), len(items), len(items))
 			for j, it := range items {
-				if err := bindStruct(it, out.Index(j), fmt.Sprintf("%s%s[%d].", prefix, k, j), fields); err != nil {
+				if err := bindStruct(it, out.Index(j), fmt.Sprintf("%s%s[%d].", prefix, k, j), fields, unknown); err != nil {
 					return err
 				}
 			}
