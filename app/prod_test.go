@@ -64,23 +64,34 @@ func TestAPIKeys(t *testing.T) {
 			}
 		})
 		t.Run("scopes", func(t *testing.T) {
+			// Scopes by meaning: a read-only key does whatever changes no
+			// data, POSTs of search, chat and embeddings included.
 			product := map[string]any{"name": "by key", "price": "2.50", "stock": 3}
+			r := ts.do("POST", "/api/v1/products", product, "Authorization", staff)
+			wantStatus(t, r, 201)
+			existing := r.Header.Get("Location")
 			cases := []struct {
-				name, method, key string
-				body              any
-				status            int
-				code              string
+				name, method, path, key string
+				body                    any
+				status                  int
+				code                    string
 			}{
-				{"read-only reads", "GET", roKey, nil, 200, ""},
-				{"read-only cannot write", "POST", roKey, product, 403, web.CodeForbidden},
-				{"read-write writes", "POST", rwKey, product, 201, ""},
-				{"malformed", "GET", "tnd_nonsense", nil, 401, web.CodeUnauthorized},
-				{"unknown", "GET", models.APIKeyPrefix + "aaaaaaaaaaaaa_" + strings.Repeat("A", 43), nil, 401, web.CodeUnauthorized},
-				{"too long", "GET", strings.Repeat("k", 5000), nil, 401, web.CodeUnauthorized},
+				{"read-only lists", "GET", "/api/v1/products", roKey, nil, 200, ""},
+				{"read-only reads one", "GET", existing, roKey, nil, 200, ""},
+				{"read-only searches", "POST", "/api/v1/documents/search", roKey, map[string]any{"query": "return policy"}, 200, ""},
+				{"read-only chats", "POST", "/api/v1/chat", roKey, map[string]any{"message": "what is the return policy?"}, 200, ""},
+				{"read-only embeds", "POST", "/api/v1/embeddings", roKey, map[string]any{"input": "lamp"}, 200, ""},
+				{"read-only cannot create", "POST", "/api/v1/products", roKey, product, 403, web.CodeForbidden},
+				{"read-only cannot change", "PATCH", existing, roKey, map[string]any{"stock": 9}, 403, web.CodeForbidden},
+				{"read-only cannot delete", "DELETE", existing, roKey, nil, 403, web.CodeForbidden},
+				{"read-write writes", "POST", "/api/v1/products", rwKey, product, 201, ""},
+				{"malformed", "GET", "/api/v1/products", "tnd_nonsense", nil, 401, web.CodeUnauthorized},
+				{"unknown", "GET", "/api/v1/products", models.APIKeyPrefix + "aaaaaaaaaaaaa_" + strings.Repeat("A", 43), nil, 401, web.CodeUnauthorized},
+				{"too long", "GET", "/api/v1/products", strings.Repeat("k", 5000), nil, 401, web.CodeUnauthorized},
 			}
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
-					r := ts.do(tc.method, "/api/v1/products", tc.body, web.HeaderAPIKey, tc.key)
+					r := ts.do(tc.method, tc.path, tc.body, web.HeaderAPIKey, tc.key, "If-Match", "*")
 					if tc.code != "" {
 						assertEnvelope(t, r, tc.status, tc.code)
 					} else if r.Status != tc.status {
@@ -88,6 +99,34 @@ func TestAPIKeys(t *testing.T) {
 					}
 				})
 			}
+			if r := ts.do("GET", existing, nil, "Authorization", staff); r.Map(t)["stock"].(float64) != 3 {
+				t.Fatal("a read-only key changed a product")
+			}
+		})
+		t.Run("expiry", func(t *testing.T) {
+			past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+			r := ts.do("POST", "/api/v1/api-keys", map[string]string{"name": "old", "scope": "read-only", "expires_at": past}, "Authorization", staff)
+			if m := assertEnvelope(t, r, 422, web.CodeValidation); m["fields"].(map[string]any)["expires_at"] == nil {
+				t.Fatalf("past expiry: %v", m)
+			}
+			soon := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+			r = ts.do("POST", "/api/v1/api-keys", map[string]string{"name": "temp", "scope": "read-only", "expires_at": soon}, "Authorization", staff)
+			wantStatus(t, r, 201)
+			var out struct {
+				Key    string         `json:"key"`
+				APIKey map[string]any `json:"api_key"`
+			}
+			r.JSON(t, &out)
+			if out.APIKey["expires_at"] == nil {
+				t.Fatalf("expiry not kept: %s", r.Body)
+			}
+			wantStatus(t, ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, out.Key), 200)
+			// Time passes: the key's hour is over.
+			if err := ts.store.DB.Model(&models.APIKey{}).Where("prefix = ?", out.APIKey["prefix"]).
+				Update("expires_at", time.Now().Add(-time.Second)).Error; err != nil {
+				t.Fatal(err)
+			}
+			assertEnvelope(t, ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, out.Key), 401, web.CodeUnauthorized)
 		})
 		t.Run("last used", func(t *testing.T) {
 			var k models.APIKey

@@ -40,7 +40,9 @@ type APIKey struct {
 	Scope      string     `json:"scope" validate:"required,oneof=read-only read-write"`
 	LastUsedAt *time.Time `json:"last_used_at"`
 	RevokedAt  *time.Time `json:"revoked_at"`
-	Version    int64      `json:"version"`
+	// ExpiresAt, when set, is when the key stops working.
+	ExpiresAt *time.Time `json:"expires_at"`
+	Version   int64      `json:"version"`
 	CreatedAt  time.Time  `json:"created_at"`
 	UpdatedAt  time.Time  `json:"updated_at"`
 }
@@ -52,8 +54,14 @@ func (k *APIKey) setMeta(id, version int64, created, updated time.Time) {
 	k.ID, k.Version, k.CreatedAt, k.UpdatedAt = id, version, created, updated
 }
 
-// Active reports whether the key may still be used.
-func (k *APIKey) Active() bool { return k.RevokedAt == nil }
+// Active reports whether the key may still be used: neither revoked nor
+// expired.
+func (k *APIKey) Active() bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || Now().Before(*k.ExpiresAt))
+}
+
+// Expired reports whether the key has passed its expiry.
+func (k *APIKey) Expired() bool { return k.ExpiresAt != nil && !Now().Before(*k.ExpiresAt) }
 
 // ReadOnly reports whether the key's scope forbids writes.
 func (k *APIKey) ReadOnly() bool { return k.Scope != ScopeReadWrite }
@@ -107,8 +115,12 @@ func ParseAPIKeyPrefix(key string) (string, bool) {
 }
 
 // CreateAPIKey makes a key for the user and returns it with the plain key,
-// which is never stored and cannot be shown again.
-func (s *Store) CreateAPIKey(ctx context.Context, userID int64, name, scope string) (*APIKey, string, error) {
+// which is never stored and cannot be shown again. expires, when not nil,
+// must lie in the future.
+func (s *Store) CreateAPIKey(ctx context.Context, userID int64, name, scope string, expires *time.Time) (*APIKey, string, error) {
+	if expires != nil && !expires.After(Now()) {
+		return nil, "", FieldError("expires_at", "must be in the future")
+	}
 	key, prefix, err := newAPIKey()
 	if err != nil {
 		return nil, "", err
@@ -116,6 +128,10 @@ func (s *Store) CreateAPIKey(ctx context.Context, userID int64, name, scope stri
 	now := Now()
 	k := &APIKey{UserID: userID, Name: strings.TrimSpace(name), Prefix: prefix, KeyHash: HashAPIKey(key), Scope: scope,
 		Version: 1, CreatedAt: now, UpdatedAt: now}
+	if expires != nil {
+		at := expires.UTC().Truncate(time.Microsecond)
+		k.ExpiresAt = &at
+	}
 	if err := s.Validate.Struct(k); err != nil {
 		return nil, "", err
 	}

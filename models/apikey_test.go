@@ -47,14 +47,14 @@ func TestAPIKeyStore(t *testing.T) {
 			if err := s.Create(ctx, u); err != nil {
 				t.Fatal(err)
 			}
-			k, plain, err := s.CreateAPIKey(ctx, u.ID, " nightly export ", models.ScopeReadOnly)
+			k, plain, err := s.CreateAPIKey(ctx, u.ID, " nightly export ", models.ScopeReadOnly, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if k.Name != "nightly export" || k.KeyHash != models.HashAPIKey(plain) || strings.Contains(k.KeyHash, plain) {
 				t.Fatalf("created %+v", k)
 			}
-			if _, _, err := s.CreateAPIKey(ctx, u.ID, "x", "admin"); err == nil {
+			if _, _, err := s.CreateAPIKey(ctx, u.ID, "x", "admin", nil); err == nil {
 				t.Fatal("bad scope accepted")
 			}
 			got, owner, err := s.AuthenticateAPIKey(ctx, plain)

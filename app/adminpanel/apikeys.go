@@ -107,7 +107,7 @@ func (p *Panel) CreateAPIKey(c *fiber.Ctx) error {
 	var created *views.CreatedAPIKey
 	if nameErr == "" && scopeErr == "" {
 		u := adminUser(c)
-		k, key, err := p.store.CreateAPIKey(c.UserContext(), u.ID, name, scope)
+		k, key, err := p.store.CreateAPIKey(c.UserContext(), u.ID, name, scope, nil)
 		var ve *models.ValidationError
 		switch {
 		case errors.As(err, &ve):

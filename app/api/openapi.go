@@ -59,7 +59,7 @@ type (
 	}
 	writeParams struct {
 		idParam
-		IfMatch string `header:"If-Match" description:"ETag (version) the change is based on; 412 when stale."`
+		IfMatch string `header:"If-Match" description:"ETag (version) the change is based on, or *; required (428 without it) unless REQUIRE_IF_MATCH=false; 412 when stale."`
 	}
 	productWrite struct {
 		writeParams
@@ -110,8 +110,8 @@ type apiOp struct {
 }
 
 var (
-	readErrors  = []int{400, 401, 403, 404, 422, 429}
-	writeErrors = []int{400, 401, 403, 404, 409, 412, 413, 415, 422, 429}
+	readErrors  = []int{400, 401, 403, 404, 422, 429, 503}
+	writeErrors = []int{400, 401, 403, 404, 409, 412, 413, 415, 422, 428, 429, 503}
 	anyAuth     = []string{SecBearer, SecAPIKey}
 	chatErrors  = []int{400, 401, 403, 413, 415, 422, 429, 502, 503, 504}
 )
@@ -171,7 +171,7 @@ func resourceOps(slug, title string, list, page, rec, write any) []apiOp {
 		{method: "PATCH", path: base + "/:id", tag: slug, summary: "Change some fields of a " + strings.ToLower(title) + " (any subset of the body).",
 			security: anyAuth, req: write, resp: rec, status: 200, errors: writeErrors, headers: etagHeader{}},
 		{method: "DELETE", path: base + "/:id", tag: slug, summary: "Delete a " + strings.ToLower(title) + ".", security: anyAuth,
-			req: writeParams{}, status: 204, errors: []int{401, 403, 404, 412, 429}},
+			req: writeParams{}, status: 204, errors: []int{401, 403, 404, 412, 428, 429, 503}},
 	}
 }
 
@@ -186,9 +186,16 @@ func BuildOpenAPI() ([]byte, error) {
 	r.Spec.SetTitle("Tienda API")
 	r.Spec.SetVersion("1.0.0")
 	r.Spec.SetDescription("The shop back office's REST API. Errors use one JSON envelope (Error). " +
-		"Every response carries X-Correlation-ID; rate-limited routes carry RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy.")
+		"Every response carries X-Correlation-ID; rate-limited routes carry RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset and RateLimit-Policy. " +
+		"Conditional writes: PUT, PATCH and DELETE of a record need If-Match with its ETag (a strong comparison; * matches any version); " +
+		"without it the answer is 428 PRECONDITION_REQUIRED with the current ETag (unless the server runs with REQUIRE_IF_MATCH=false), " +
+		"a stale one is 412 PRECONDITION_FAILED. PUT replaces every writable field, and each must be sent; PATCH changes those sent. " +
+		"While the database is unreachable or too slow every route that needs it answers 503 SERVICE_UNAVAILABLE with Retry-After.")
 	r.Spec.SetHTTPBearerTokenSecurity(SecBearer, "JWT", "Access token from POST /api/v1/auth/token.")
-	r.Spec.SetAPIKeySecurity(SecAPIKey, web.HeaderAPIKey, openapi.InHeader, "API key (read-only or read-write) created with POST /api/v1/api-keys.")
+	r.Spec.SetAPIKeySecurity(SecAPIKey, web.HeaderAPIKey, openapi.InHeader, "API key created with POST /api/v1/api-keys, "+
+		"acting as its owner within its scope. read-only: every request that changes no data - lists, details, "+
+		"POST /api/v1/documents/search, /api/v1/chat, /api/v1/chat/stream, /api/v1/embeddings. read-write: also "+
+		"create, change and delete. An API key cannot manage API keys; an expired or revoked key is a 401.")
 	r.Spec.SetHTTPBearerTokenSecurity(SecMetrics, "", "METRICS_TOKEN.")
 	jr := r.JSONSchemaReflector()
 	jr.DefaultOptions = append(jr.DefaultOptions,

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -11,9 +12,12 @@ import (
 	"tienda/models"
 )
 
-// APIKey is layer (7), the optional API key layer after the JWT layer: a request
-// with X-API-Key and no bearer token authenticates as the key's owner with
-// the key's scope. A read-only key is refused any write here.
+// APIKey is layer (7), the optional API key layer after the JWT layer: a
+// request with X-API-Key and no bearer token authenticates as the key's
+// owner with the key's scope. The scope is by meaning, not by method: a
+// read-only key may do whatever changes no data (lists, details, and the
+// POSTs of search, chat and embeddings), which web.Principal.Can decides
+// with every other permission.
 func (a *Auth) APIKey(c *fiber.Ctx) error {
 	if web.PrincipalOf(c) != nil {
 		return c.Next()
@@ -25,18 +29,10 @@ func (a *Auth) APIKey(c *fiber.Ctx) error {
 	if errors.Is(err, models.ErrAPIKeyInvalid) {
 		a.Metrics.Refused("api_key_invalid")
 		return &web.Error{Status: 401, Code: web.CodeUnauthorized, Message: "Authentication required.",
-			Detail: "The API key is invalid or revoked.", Headers: map[string]string{"WWW-Authenticate": `ApiKey realm="tienda"`}}
+			Detail: "The API key is invalid, revoked or expired.", Headers: map[string]string{"WWW-Authenticate": `ApiKey realm="tienda"`}}
 	}
 	if err != nil {
 		return err
-	}
-	if k.ReadOnly() {
-		switch c.Method() {
-		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
-		default:
-			a.Metrics.Refused("api_key_scope")
-			return web.Forbidden("This API key is read-only.")
-		}
 	}
 	web.SetPrincipal(c, &web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser,
 		ReadOnly: k.ReadOnly(), APIKeyID: k.ID})
@@ -52,7 +48,9 @@ type APIKeyCreated struct {
 // APIKeyInput is the body of POST /api/v1/api-keys.
 type APIKeyInput struct {
 	Name  string `json:"name" validate:"required,min=1,max=100"`
-	Scope string `json:"scope" validate:"required,oneof=read-only read-write"`
+	Scope string `json:"scope" validate:"required,oneof=read-only read-write" description:"read-only: every request that changes no data (lists, details, search, chat, embeddings); read-write: also create, change and delete."`
+	// ExpiresAt is optional: the key stops working then.
+	ExpiresAt *time.Time `json:"expires_at,omitempty" description:"When the key stops working (RFC 3339, in the future); never when absent."`
 }
 
 // APIKeyList is the answer of GET /api/v1/api-keys.
@@ -104,11 +102,11 @@ func (a *Auth) CreateKey(c *fiber.Ctx) error {
 		return err
 	}
 	var in APIKeyInput
-	if err := web.BindFields(obj, &in, []string{"name", "scope"}, web.BindCreate); err != nil {
+	if err := web.BindFields(obj, &in, []string{"name", "scope", "expires_at"}, web.BindCreate); err != nil {
 		return err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	k, key, err := a.Store.CreateAPIKey(c.UserContext(), p.UserID, in.Name, in.Scope)
+	k, key, err := a.Store.CreateAPIKey(c.UserContext(), p.UserID, in.Name, in.Scope, in.ExpiresAt)
 	if err != nil {
 		return err
 	}

@@ -52,6 +52,9 @@ func Require(c *fiber.Ctx, action, objectType string) error {
 		return Unauthorized("")
 	}
 	if !p.Can(action, objectType) {
+		if p.ReadOnly && action != "view" {
+			return Forbidden("This API key is read-only: it may read, search and chat, not create, change or delete.")
+		}
 		return Forbidden(fmt.Sprintf("%s on %s needs a staff account with write access.", action, objectType))
 	}
 	return nil
