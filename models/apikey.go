@@ -43,8 +43,8 @@ type APIKey struct {
 	// ExpiresAt, when set, is when the key stops working.
 	ExpiresAt *time.Time `json:"expires_at"`
 	Version   int64      `json:"version"`
-	CreatedAt  time.Time  `json:"created_at"`
-	UpdatedAt  time.Time  `json:"updated_at"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
 }
 
 func (k *APIKey) GetID() int64      { return k.ID }
