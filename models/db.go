@@ -33,6 +33,9 @@ type DBConfig struct {
 	MaxIdleConns int
 	ConnMaxLife  time.Duration
 	Logger       *slog.Logger
+	// Lazy opens the pool without connecting: the server can then start
+	// while the database is down, and answer 503 until it is back.
+	Lazy bool
 }
 
 // DialectOf tells which database a DATABASE_URL selects.
@@ -71,6 +74,7 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 		TranslateError:         true,
 		SkipDefaultTransaction: true,
 		NowFunc:                Now,
+		DisableAutomaticPing:   true, // Open pings itself, unless Lazy
 		// No PrepareStmt: pgx already runs every statement prepared, from
 		// a per-connection cache bounded at 512 and evicted LRU (its
 		// default cache_statement mode); GORM's cache on top is unbounded
@@ -110,6 +114,9 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 	sqlDB.SetMaxIdleConns(maxIdle)
 	if cfg.ConnMaxLife > 0 {
 		sqlDB.SetConnMaxLifetime(cfg.ConnMaxLife)
+	}
+	if cfg.Lazy {
+		return db, nil
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

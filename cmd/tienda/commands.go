@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 	"gorm.io/gorm"
@@ -22,9 +23,11 @@ import (
 // firstRunProducts is how many demo products a fresh development database gets.
 const firstRunProducts = 50
 
-// openDB opens the configured database and its migrator.
-func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*gorm.DB, *models.Migrator, func(), error) {
-	db, err := models.Open(ctx, models.DBConfig{URL: cfg.DatabaseURL, MaxOpenConns: cfg.DBMaxOpenConns, Logger: log})
+// openDB opens the configured database and its migrator; lazy opens the
+// pool without connecting (serve, which may start before the database).
+func openDB(ctx context.Context, cfg config.Config, log *slog.Logger, lazy ...bool) (*gorm.DB, *models.Migrator, func(), error) {
+	db, err := models.Open(ctx, models.DBConfig{URL: cfg.DatabaseURL, MaxOpenConns: cfg.DBMaxOpenConns, Logger: log,
+		Lazy: len(lazy) > 0 && lazy[0]})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -41,6 +44,13 @@ func openDB(ctx context.Context, cfg config.Config, log *slog.Logger) (*gorm.DB,
 	return db, mig, closeDB, nil
 }
 
+// dbWait is how long serve waits for the database at start before it
+// serves anyway (with /ready at 503), and how often it tries again then.
+const (
+	dbWait  = 5 * time.Second
+	dbRetry = 2 * time.Second
+)
+
 func cmdServe(ctx context.Context, args []string, e env) error {
 	fs := newFlags("serve", e)
 	migrate := fs.Bool("migrate", false, "apply pending migrations before serving (always done on SQLite and in development)")
@@ -52,36 +62,41 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	log := newLogger(cfg, e.stderr)
-	db, mig, closeDB, err := openDB(ctx, cfg, log)
+	db, mig, closeDB, err := openDB(ctx, cfg, log, true)
 	if err != nil {
 		return err
 	}
 	defer closeDB()
 
-	pending, err := mig.Pending(ctx)
-	if err != nil {
-		return err
-	}
 	autoMigrate := *migrate || !cfg.Production() || models.Dialect(db) == models.SQLite
+	pctx, cancel := context.WithTimeout(ctx, dbWait)
+	err = ping(pctx, db)
+	cancel()
+	up := err == nil
 	switch {
-	case pending > 0 && autoMigrate:
-		res, err := mig.Up(ctx)
-		if err != nil {
+	case up:
+		if err := migrateOrRefuse(ctx, mig, autoMigrate, log); err != nil {
 			return err
 		}
-		log.Info("migrations applied", "count", len(res))
-	case pending > 0:
-		return fmt.Errorf("%d database migration(s) pending: run `tienda migrate up` (the Procfile's release phase does) or start with `tienda serve --migrate`", pending)
+	case models.Dialect(db) == models.Postgres && models.Unavailable(err):
+		// Start anyway: /ready answers 503 until the database answers and
+		// its migrations are applied, and every request that needs it 503.
+		log.Warn("database unreachable; serving with /ready at 503 until it answers", "err", err)
+		go waitForDatabase(ctx, db, mig, autoMigrate, log)
+	default:
+		return fmt.Errorf("connect to %s database: %w", models.Dialect(db), err)
 	}
 
 	srv, err := app.New(ctx, cfg, db, log)
 	if err != nil {
 		return err
 	}
-	login, err := firstRun(ctx, cfg, srv.Store(), log)
-	if err != nil {
-		srv.Close()
-		return err
+	login := ""
+	if up {
+		if login, err = firstRun(ctx, cfg, srv.Store(), log); err != nil {
+			srv.Close()
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
@@ -103,6 +118,64 @@ func cmdServe(ctx context.Context, args []string, e env) error {
 		e.ready(addr.String())
 	}
 	return srv.Serve(ctx, ln)
+}
+
+// ping checks that the database answers.
+func ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return fmt.Errorf("database handle: %w", err)
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// migrateOrRefuse applies pending migrations when serve may (SQLite,
+// development, --migrate), and otherwise refuses to start, saying how.
+func migrateOrRefuse(ctx context.Context, mig *models.Migrator, auto bool, log *slog.Logger) error {
+	pending, err := mig.Pending(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case pending > 0 && auto:
+		res, err := mig.Up(ctx)
+		if err != nil {
+			return err
+		}
+		log.Info("migrations applied", "count", len(res))
+	case pending > 0:
+		return fmt.Errorf("%d database migration(s) pending: run `tienda migrate up` (the Procfile's release phase does) or start with `tienda serve --migrate`", pending)
+	}
+	return nil
+}
+
+// waitForDatabase retries until the database answers, then migrates it
+// when serve may; a server that started before its database must not
+// exit once it is up, so pending migrations it may not apply are logged
+// (and /ready says so) instead.
+func waitForDatabase(ctx context.Context, db *gorm.DB, mig *models.Migrator, auto bool, log *slog.Logger) {
+	t := time.NewTicker(dbRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, dbWait)
+		err := ping(pctx, db)
+		if err == nil {
+			err = migrateOrRefuse(pctx, mig, auto, log)
+			cancel()
+			if err != nil {
+				log.Error("database reachable but not ready", "err", err)
+			} else {
+				log.Info("database reachable")
+			}
+			return
+		}
+		cancel()
+	}
 }
 
 // firstRun gives an empty development database an administrator and demo

@@ -158,6 +158,67 @@ func TestServeRefusesPendingMigrationsOnPostgresInProduction(t *testing.T) {
 	serveUntilReady(t, vars, "--migrate")
 }
 
+// TestServeStartsWithoutTheDatabase: with PostgreSQL unreachable at start
+// (its network hung), serve starts anyway, /health is 200 and /ready 503;
+// once the database answers, /ready turns 200 without a restart.
+func TestServeStartsWithoutTheDatabase(t *testing.T) {
+	_, proxy, url := testdb.OpenViaProxyURL(t) // skips without TEST_DATABASE_URL
+	proxy.Stall()
+	vars := map[string]string{"DATABASE_URL": url, "APP_ENV": "production", "SECRET_KEY": strings.Repeat("k9", 20), "PORT": "0", "LOG_LEVEL": "warn"}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var out, errb syncBuffer
+	addrc := make(chan string, 1)
+	e := env{getenv: func(k string) string { return vars[k] }, stdin: strings.NewReader(""), stdout: &out, stderr: &errb,
+		ready: func(a string) { addrc <- a }}
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"serve"}, e) }()
+	var addr string
+	select {
+	case addr = <-addrc:
+	case code := <-done:
+		t.Fatalf("serve exited %d with the database down: %s", code, errb.String())
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not start with the database down")
+	}
+	base := "http://127.0.0.1:" + addr[strings.LastIndex(addr, ":")+1:]
+	status := func(path string) int {
+		c := &http.Client{Timeout: 10 * time.Second}
+		resp, err := c.Get(base + path)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if st := status("/health"); st != 200 {
+		t.Fatalf("/health with the database down: %d", st)
+	}
+	if st := status("/ready"); st != 503 {
+		t.Fatalf("/ready with the database down: %d", st)
+	}
+	if !strings.Contains(errb.String(), "database unreachable") {
+		t.Fatalf("not logged: %s", errb.String())
+	}
+	proxy.Resume()
+	deadline := time.Now().Add(30 * time.Second)
+	for status("/ready") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("/ready never turned 200 once the database answered: %s", errb.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not shut down")
+	}
+}
+
 func TestServeFirstRunAndGracefulShutdown(t *testing.T) {
 	vars := sqliteVars(t)
 	vars["PORT"] = "0"
