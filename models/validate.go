@@ -124,8 +124,13 @@ func textProblems(v reflect.Value, prefix string, out map[string]string, depth i
 				reportText(out, key, fv.Elem().String())
 			}
 		case fv.Kind() == reflect.Slice && sf.Type.Elem().Kind() == reflect.String:
+			// Each element is named, as the validator names them: input[1].
 			for j := range fv.Len() {
-				reportText(out, key, fv.Index(j).String())
+				reportText(out, fmt.Sprintf("%s[%d]", key, j), fv.Index(j).String())
+			}
+		case fv.Kind() == reflect.Slice:
+			for j := range fv.Len() {
+				textProblems(fv.Index(j), fmt.Sprintf("%s[%d].", key, j), out, depth+1)
 			}
 		default:
 			textProblems(fv, key+".", out, depth+1)

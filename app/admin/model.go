@@ -97,10 +97,9 @@ type listState struct {
 
 func (m *model[T, PT]) parseState(c *fiber.Ctx) listState {
 	st := listState{p: 1, filters: map[string]string{}}
-	st.q = strings.TrimSpace(strings.Clone(c.Query("q")))
-	if len(st.q) > 200 {
-		st.q = st.q[:200]
-	}
+	// Bounded and checked (length, NUL, UTF-8) by models.List, whose 422
+	// names "q"; cutting it here could split a character.
+	st.q = strings.TrimSpace(c.Query("q"))
 	if o := c.Query("o"); slices.Contains(m.sortable, strings.TrimPrefix(o, "-")) {
 		st.o = strings.Clone(o)
 	}

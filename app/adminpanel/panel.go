@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/url"
+	"sort"
 	"strings"
 	"time"
 
@@ -526,6 +527,15 @@ func (p *Panel) RenderError(c *fiber.Ctx, ae *web.Error) error {
 			vm.Message = "The error was logged with reference " + web.CorrelationID(c) + ". Try again in a moment."
 		} else {
 			vm.Heading, vm.Message = "Bad request", ae.Message
+			// Name what was wrong (a search with a NUL byte: "q").
+			keys := make([]string, 0, len(ae.Fields))
+			for k := range ae.Fields {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				vm.Message += " " + k + ": " + ae.Fields[k] + "."
+			}
 		}
 	}
 	vm.Page = views.Page{Title: vm.Heading, CSRF: csrfToken(c), Assets: p.assets}

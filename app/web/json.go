@@ -8,6 +8,7 @@ import (
 	"mime"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -44,6 +45,17 @@ func DecodeObject(c *fiber.Ctx) (map[string]json.RawMessage, error) {
 	}
 	if m == nil {
 		return nil, BadRequest("The request body must be a JSON object.", "")
+	}
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, storing
+	// something other than what was sent.
+	bad := map[string]string{}
+	for k, raw := range m {
+		if !utf8.Valid(raw) {
+			bad[k] = "must be valid UTF-8"
+		}
+	}
+	if len(bad) > 0 {
+		return nil, Invalid(bad)
 	}
 	if k, dup := duplicateKey(body); dup {
 		// encoding/json keeps the last value silently; a client that sent
@@ -137,6 +149,11 @@ func BindFields(obj map[string]json.RawMessage, dst any, writable []string, mode
 			case BindReplace:
 				fields[name] = "is required (PUT replaces every field; use PATCH to change some)"
 			}
+			continue
+		}
+		if fv.Kind() != reflect.Pointer && bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
+			// encoding/json would leave the field as it was.
+			fields[name] = "must not be null"
 			continue
 		}
 		ptr := reflect.New(fv.Type())
