@@ -4,6 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 BIN      := bin/tienda
 PKGS     := ./...
+FUZZTIME ?= 20s
 
 # Tools CI uses, pinned in their own module (not the application's go.mod).
 TOOL     := $(GO) tool -modfile=.ci/tools/go.mod
@@ -13,7 +14,7 @@ TOOL     := $(GO) tool -modfile=.ci/tools/go.mod
 RACE_APP := Concurrent|Deadline|HungDatabase|RateLimit|Stream|Shutdown|Session|Cache|Redis|Index|Throttle
 RACE_PKGS := ./app/stack/... ./app/kv/... ./app/chat/... ./app/auth/... ./app/api/... ./models/...
 
-.PHONY: run build test test-race generate check-generated fmt lint vet vuln check bench migrate clean help
+.PHONY: run build test test-race fuzz generate check-generated fmt lint vet vuln check bench migrate clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -41,6 +42,11 @@ fmt: ## format the code
 test-race: ## the race detector over the packages that start goroutines
 	$(GO) test -race -count=1 -timeout 10m $(RACE_PKGS)
 	$(GO) test -race -count=1 -timeout 10m -run '$(RACE_APP)' ./app/
+
+fuzz: ## each fuzz target for FUZZTIME (default 20s), from its committed corpus (testdata/fuzz)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeJSON$$' -fuzztime $(FUZZTIME) ./app/web/
+	$(GO) test -run '^$$' -fuzz '^FuzzFormBinding$$' -fuzztime $(FUZZTIME) ./app/admin/
+	$(GO) test -run '^$$' -fuzz '^FuzzListQuery$$' -fuzztime $(FUZZTIME) ./models/
 
 lint: vet ## gofmt check, go vet and golangci-lint (.golangci.yml: staticcheck, errorlint, forcetypeassert, unused, depguard)
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "not gofmt-ed:"; echo "$$out"; exit 1; }

@@ -47,13 +47,13 @@ var widgetDDL = map[string]string{
 // harness mounts a site on a bare Fiber app; the signed-in user comes
 // from a test header (sessions are the server's business, tested in app/).
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	app     *fiber.App
 	store   *models.Store
 	flashes []views.Flash
 }
 
-func newHarness(t *testing.T, dialect string, register func(*admin.Site) error) *harness {
+func newHarness(t testing.TB, dialect string, register func(*admin.Site) error) *harness {
 	t.Helper()
 	db := testdb.Open(t, dialect)
 	if err := db.Exec(widgetDDL[dialect]).Error; err != nil {
