@@ -22,10 +22,9 @@ const (
 	MaxPageSize     = 100
 	// DefaultCountBudget bounds the COUNT behind a list's total: a count
 	// that finishes within it is exact, one that does not is cut off and
-	// the total is estimated instead (flagged total_is_estimate). On a
-	// million products rare words and whole tables count within it, while
-	// a word in 10,000 products takes about 150 ms and is estimated, a few
-	// percent off (models/SEARCH_NOTES.md).
+	// the total is estimated instead (flagged total_is_estimate). What it
+	// covers on a million products, and the estimate's error beyond it, is
+	// in docs/benchmarks.md.
 	DefaultCountBudget = 50 * time.Millisecond
 )
 
@@ -256,8 +255,8 @@ func countSQLite(ctx context.Context, db *gorm.DB, table string, base func(*gorm
 	if narrowed {
 		return countSQLiteByRanges(ctx, db, table, base, budget)
 	}
-	// The whole table: COUNT(*) reads only the b-tree (7 ms per million
-	// rows), and the highest id is a fair estimate if even that is late.
+	// The whole table: COUNT(*) reads only the b-tree, and the highest id
+	// is a fair estimate if even that is late.
 	cctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
 	err = base(db.WithContext(cctx)).Count(&n).Error

@@ -25,9 +25,8 @@ type PriceBand struct {
 // 1,000,000,000 units, past int64's 9.2 × 10^18. PostgreSQL sums in
 // NUMERIC; SQLite uses its decimal extension (decimal_mul, decimal_sum,
 // compiled into the ncruces build), so both answer decimal text, returned
-// as *big.Int. On SQLite that costs 170 ms per 100,000 products against
-// 75 ms for the int64 SUM it replaces (splitting each factor into halves
-// whose products fit int64 was exact only below a bound, and took 118 ms).
+// as *big.Int (its cost against the int64 SUM it replaces is in
+// docs/benchmarks.md).
 func StockValueByBand(ctx context.Context, db *gorm.DB, bands []PriceBand) ([]*big.Int, error) {
 	out := make([]*big.Int, len(bands))
 	for i := range out {
