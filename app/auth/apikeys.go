@@ -33,6 +33,11 @@ func (a *Auth) APIKey(c *fiber.Ctx) error {
 	if k.ReadOnly() {
 		switch c.Method() {
 		case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
+		case fiber.MethodPost:
+			if !a.ReadOnlyPOST[c.Path()] {
+				a.Metrics.Refused("api_key_scope")
+				return web.Forbidden("This API key is read-only.")
+			}
 		default:
 			a.Metrics.Refused("api_key_scope")
 			return web.Forbidden("This API key is read-only.")

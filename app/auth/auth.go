@@ -31,6 +31,10 @@ type Auth struct {
 	Proxies  web.Proxies
 	Metrics  *obs.Metrics
 	Log      *slog.Logger
+	// ReadOnlyPOST are the POST paths a read-only API key may use: they
+	// check the key's scope per operation themselves (GraphQL: queries
+	// pass, mutations are refused by web.Principal.Can).
+	ReadOnlyPOST map[string]bool
 }
 
 // New wires the authentication of the API.
