@@ -25,6 +25,7 @@ var graphiqlPage = template.Must(template.New("graphiql").Parse(`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Tienda GraphQL</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{{.GraphiQL}}/graphiql.min.css">
 <link rel="stylesheet" href="/static/css/graphiql.css">
 </head>

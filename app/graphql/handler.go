@@ -51,8 +51,8 @@ const (
 	DefaultMaxDepth = 15
 	// DefaultMaxComplexity bounds the work of one operation: every field
 	// counts 1, and a list counts its children once per item it may return
-	// (pageSize, topK). A full page of 100 products with every field is
-	// about 1,400; a page of 100 documents with their index state 2,100.
+	// (pageSize, topK). A page of 100 products with every field costs
+	// 1,401; a page of 100 documents with their index state 2,101.
 	DefaultMaxComplexity = 5000
 )
 
