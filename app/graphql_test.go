@@ -798,6 +798,11 @@ func TestGraphQLLimits(t *testing.T) {
 
 		t.Run("GET runs queries only", func(t *testing.T) {
 			ts.gqlGet(auth, `query($n: Int) { products(pageSize: $n) { pageSize } }`, map[string]any{"n": 3}).ok(t)
+			bad := decodeGQL(t, ts.do("GET", "/api/v1/graphql?query=%7Bproducts%7Btotal%7D%7D&variables=%7Bnope", nil, auth...))
+			if bad.Status != 400 {
+				t.Fatalf("bad variables: %d %s", bad.Status, bad.Body)
+			}
+			bad.refused(t, "BAD_REQUEST", "")
 			before := ts.productCount(t)
 			r := ts.gqlGet(auth, `mutation { createProduct(input: {name: "By GET", price: "1"}) { id } }`, nil)
 			r.refused(t, "METHOD_NOT_ALLOWED", "")

@@ -165,6 +165,11 @@ func (h *Handler) Serve(c *fiber.Ctx) error {
 			return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest, "The request body is not valid JSON.")
 		}
 	}
+	if c.Method() == fiber.MethodGet {
+		if v := c.Query("variables"); v != "" && !json.Valid([]byte(v)) {
+			return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest, "The variables are not valid JSON.")
+		}
+	}
 	req := &request{principal: *p, correlationID: web.CorrelationID(c), method: c.Method()}
 	c.Locals(contextLocal{}, context.WithValue(c.UserContext(), requestKey{}, req))
 	c.Set(fiber.HeaderCacheControl, "no-store")
