@@ -14,7 +14,7 @@ TOOL     := $(GO) tool -modfile=.ci/tools/go.mod
 RACE_APP := Concurrent|Deadline|HungDatabase|RateLimit|Stream|Shutdown|Session|Cache|Redis|Index|Throttle
 RACE_PKGS := ./app/stack/... ./app/kv/... ./app/chat/... ./app/auth/... ./app/api/... ./models/...
 
-.PHONY: run build test test-race fuzz generate check-generated fmt lint vet vuln check bench migrate clean help
+.PHONY: run build test test-race fuzz generate check-generated check-gqlgen fmt lint vet vuln check bench migrate clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -28,13 +28,21 @@ build: ## compile bin/tienda (no cgo)
 test: ## run every test; PostgreSQL/Redis tests run when TEST_DATABASE_URL/TEST_REDIS_URL are set
 	$(GO) test -count=1 -timeout 10m $(PKGS)
 
-generate: ## regenerate templ components (*_templ.go, committed)
+generate: ## regenerate templ components (*_templ.go) and the GraphQL executable schema (app/graphql), all committed
 	$(GO) tool templ generate
+	cd app/graphql && $(GO) tool gqlgen generate
 
 check-generated: ## fail when committed *_templ.go files are stale
 	$(GO) tool templ generate
 	@git diff --exit-code -- '*_templ.go' || { echo "generated templ files are stale: run make generate and commit"; exit 1; }
 	@test -z "$$(git ls-files --others --exclude-standard -- '*_templ.go')" || { echo "untracked generated templ files: commit them"; exit 1; }
+
+GQLGEN_OUT := app/graphql/generated.go app/graphql/models_gen.go
+
+check-gqlgen: ## fail when the committed gqlgen output is stale (schema.graphqls or gqlgen.yml changed)
+	cd app/graphql && $(GO) tool gqlgen generate
+	@git diff --exit-code -- $(GQLGEN_OUT) || { echo "generated GraphQL code is stale: run make generate and commit"; exit 1; }
+	@test -z "$$(git ls-files --others --exclude-standard -- $(GQLGEN_OUT))" || { echo "untracked generated GraphQL code: commit it"; exit 1; }
 
 fmt: ## format the code
 	gofmt -w $$(git ls-files '*.go')

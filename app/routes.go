@@ -9,6 +9,7 @@ import (
 
 	"tienda/app/adminpanel"
 	"tienda/app/api"
+	"tienda/app/graphql"
 	"tienda/app/stack"
 	"tienda/models"
 )
@@ -43,6 +44,7 @@ func (s *Server) routes() {
 
 	// The API: documentation and sign-in are public.
 	app.Get("/api/docs", s.ops.Docs)
+	app.Get("/api/graphiql", s.graphql.GraphiQL)
 	v1 := app.Group("/api/v1")
 	v1.Get("/openapi.json", s.ops.OpenAPIDoc)
 	v1.Post("/auth/token", s.auth.Token)
@@ -77,6 +79,9 @@ func (s *Server) routes() {
 	authed.Post("/chat", s.chatAPI.Chat)
 	authed.Post("/chat/stream", s.chatAPI.Stream)
 	authed.Get("/chat/models", s.chatAPI.Models)
+	// GraphQL: the same store, rules and permissions (queries by GET or POST).
+	authed.Get("/graphql", s.graphql.Serve)
+	authed.Post("/graphql", s.graphql.Serve)
 
 	// The admin: sign-in is public, everything else needs a staff session.
 	p := s.panel
@@ -109,10 +114,12 @@ func (s *Server) routes() {
 
 // longDeadlines are the routes that wait for the language model: their
 // deadline is LLM_TIMEOUT on top of REQUEST_TIMEOUT (the database part).
+// GraphQL's searchDocuments may too; its other operations get
+// REQUEST_TIMEOUT from the endpoint itself.
 func (s *Server) longDeadlines() map[string]time.Duration {
 	d := s.cfg.RequestTimeout + s.cfg.LLMTimeout
 	return map[string]time.Duration{
 		"/api/v1/chat": d, "/api/v1/chat/stream": d, "/admin/chat/stream": d,
-		"/api/v1/documents/search": d, "/api/v1/embeddings": d, "/api/v1/chat/models": d,
+		"/api/v1/documents/search": d, "/api/v1/embeddings": d, "/api/v1/chat/models": d, graphql.Path: d,
 	}
 }

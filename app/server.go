@@ -26,6 +26,7 @@ import (
 	"tienda/app/api"
 	"tienda/app/auth"
 	"tienda/app/config"
+	"tienda/app/graphql"
 	"tienda/app/kv"
 	"tienda/app/obs"
 	"tienda/app/stack"
@@ -56,6 +57,7 @@ type Server struct {
 	ops      *api.Ops
 	chat     *chatParts
 	chatAPI  *api.Chat
+	graphql  *graphql.Handler
 	panel    *adminpanel.Panel
 	app      *fiber.App
 	// background work started by the server, stopped by Close.
@@ -185,6 +187,8 @@ func (s *Server) wire(ctx, bg context.Context) error {
 		Provider: s.chat.provider, DB: s.db, Budget: cfg.Chat.DailyTokenBudget, Metrics: s.metrics, Log: s.log,
 		Ping: s.chat.ssePing, Draining: s.draining, ShutdownTimeout: cfg.ShutdownTimeout, Validate: s.store.Validate,
 		StreamTimeout: cfg.RequestTimeout + cfg.LLMTimeout}
+	s.graphql = graphql.New(graphql.Options{Store: s.store, Retriever: s.chat.retriever, Metrics: s.metrics,
+		Tracer: s.tracing.Tracer("tienda/graphql"), Log: s.log, Introspection: cfg.GraphQLIntrospection, Timeout: cfg.RequestTimeout})
 	s.panel, err = adminpanel.New(adminpanel.Config{Store: s.store, Storage: s.storage, SecretKey: cfg.SecretKey,
 		Static: s.static, Throttle: s.throttle, Proxies: s.proxies, Provider: s.chat.provider, Log: s.log})
 	if err != nil {

@@ -48,6 +48,11 @@ type (
 	}
 )
 
+// SearchRequest is the document search's input, checked by the models'
+// validator against its tags; GraphQL's searchDocuments checks its
+// arguments with the same rules.
+type SearchRequest = searchRequestBody
+
 // singleInput reports whether the body's input is one string, not a list.
 func singleInput(body []byte) bool {
 	var in struct {
@@ -174,9 +179,9 @@ func (h *Chat) parseChatRequest(c *fiber.Ctx) (chat.Request, error) {
 	return req, nil
 }
 
-// chatError maps provider errors to the envelope (504 LLM_TIMEOUT, 503 or
+// ChatError maps provider errors to the envelope (504 LLM_TIMEOUT, 503 or
 // 502 LLM_UNAVAILABLE).
-func chatError(err error) *web.Error {
+func ChatError(err error) *web.Error {
 	var ue *chat.UpstreamError
 	switch {
 	case errors.Is(err, chat.ErrTimeout):
@@ -295,7 +300,7 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 	web.Log(c, h.Log).InfoContext(ctx, "chat answered", "user_id", p.UserID, "model", res.Model, "tokens", res.Usage.Total(),
 		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "outcome", outcomeOf(err))
 	if err != nil {
-		return chatError(err)
+		return ChatError(err)
 	}
 	return c.JSON(chatAnswer{
 		Answer: res.Answer, Sources: chatSources(res.Sources), TokensUsed: res.Usage.Total(),
@@ -340,7 +345,7 @@ func (h *Chat) Search(c *fiber.Ctx) error {
 	start := time.Now()
 	res, err := h.Retriever.Search(c.UserContext(), query, topK, mode)
 	if err != nil {
-		return chatError(err)
+		return ChatError(err)
 	}
 	return c.JSON(searchResults{Results: res, Mode: mode, TookMS: time.Since(start).Milliseconds()})
 }
@@ -368,7 +373,7 @@ func (h *Chat) Embeddings(c *fiber.Ctx) error {
 	inputs := []string(in.Input)
 	vecs, tokens, err := h.Embedder.Embed(c.UserContext(), inputs)
 	if err != nil {
-		return chatError(err)
+		return ChatError(err)
 	}
 	data := make([]embeddingItem, len(vecs))
 	for i, v := range vecs {

@@ -96,6 +96,37 @@ type (
 	htmlPage    string
 )
 
+// GraphQL over HTTP (app/graphql): one operation per request; its own
+// schema documents the operations (introspection, GraphiQL).
+type (
+	graphqlRequest struct {
+		Query         string         `json:"query" validate:"required,max=16384" description:"A GraphQL document: one operation, or several and operationName."`
+		Variables     map[string]any `json:"variables,omitempty" description:"The operation's variables (long values belong here)."`
+		OperationName string         `json:"operationName,omitempty" description:"The operation of the document to run."`
+	}
+	graphqlQuery struct {
+		Query         string `query:"query" validate:"required,max=16384" description:"A GraphQL document whose operation is a query."`
+		Variables     string `query:"variables" description:"The variables, as a JSON object."`
+		OperationName string `query:"operationName" description:"The operation of the document to run."`
+	}
+	graphqlResponse struct {
+		Data   map[string]any `json:"data,omitempty" description:"The result; null or partial when errors occurred."`
+		Errors []graphqlError `json:"errors,omitempty"`
+	}
+	graphqlError struct {
+		Message    string                 `json:"message" validate:"required"`
+		Path       []any                  `json:"path,omitempty"`
+		Extensions graphqlErrorExtensions `json:"extensions"`
+	}
+	graphqlErrorExtensions struct {
+		Code           string            `json:"code" validate:"required" description:"The REST API's error code (VALIDATION_ERROR, NOT_FOUND, PRECONDITION_FAILED, FORBIDDEN...), or a GraphQL limit (QUERY_TOO_LARGE, DEPTH_LIMIT_EXCEEDED, COMPLEXITY_LIMIT_EXCEEDED)."`
+		Fields         map[string]string `json:"fields,omitempty" description:"Invalid inputs by GraphQL name."`
+		Detail         string            `json:"detail,omitempty"`
+		CurrentVersion int64             `json:"currentVersion,omitempty" description:"With PRECONDITION_FAILED: the record's version now."`
+		CorrelationID  string            `json:"correlationId,omitempty"`
+	}
+)
+
 // apiOp is one documented route.
 type apiOp struct {
 	method, path string // Fiber syntax (:id)
@@ -128,6 +159,13 @@ func apiOps() []apiOp {
 		{method: "GET", path: "/api/v1/openapi.json", tag: "operations", summary: "This document.", resp: openAPIDoc{}, status: 200, errors: []int{429}},
 		{method: "GET", path: "/api/docs", tag: "operations", summary: "Interactive API documentation (Swagger UI).",
 			resp: htmlPage(""), status: 200, respType: "text/html", errors: []int{429}},
+		{method: "GET", path: "/api/graphiql", tag: "graphql", summary: "GraphiQL, the in-browser IDE of the GraphQL API.",
+			resp: htmlPage(""), status: 200, respType: "text/html", errors: []int{429}},
+		{method: "POST", path: "/api/v1/graphql", tag: "graphql", summary: "Run a GraphQL query or mutation (errors in the body; " +
+			"a request that does not parse, validate or fit the limits answers 400 or 422 with a GraphQL errors body).",
+			security: anyAuth, req: graphqlRequest{}, resp: graphqlResponse{}, status: 200, errors: []int{401, 413, 429}},
+		{method: "GET", path: "/api/v1/graphql", tag: "graphql", summary: "Run a GraphQL query (not a mutation) given in the query string.",
+			security: anyAuth, req: graphqlQuery{}, resp: graphqlResponse{}, status: 200, errors: []int{401, 429}},
 		{method: "POST", path: "/api/v1/auth/token", tag: "auth", summary: "Sign in: username and password for an access and a refresh token.",
 			req: tokenRequest{}, resp: auth.TokenPair{}, status: 200, errors: []int{400, 401, 413, 415, 422, 429}},
 		{method: "POST", path: "/api/v1/auth/refresh", tag: "auth", summary: "Rotate a refresh token (a reused one revokes its family).",

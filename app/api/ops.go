@@ -89,6 +89,7 @@ var docsPage = template.Must(template.New("docs").Parse(`<!doctype html>
 <link rel="icon" type="image/png" href="{{.UI}}/favicon-32x32.png">
 </head>
 <body>
+<nav class="tienda-api-links"><a href="/api/graphiql">The same API in GraphQL: open GraphiQL</a> (endpoint /api/v1/graphql)</nav>
 <div id="swagger-ui"></div>
 <script src="{{.UI}}/swagger-ui-bundle.js" nonce="{{.Nonce}}"></script>
 <script src="/static/js/api-docs.js" nonce="{{.Nonce}}"></script>

@@ -38,6 +38,22 @@ type Resource[T any, PT interface {
 	RequireIfMatch bool
 }
 
+// MaxPage bounds the page number of every list request, REST and
+// GraphQL alike (q is bounded by models.List).
+const MaxPage = 1_000_000
+
+// CheckPage checks a page number and page size against the list bounds,
+// adding a message keyed by the REST name (page, page_size) for each bad
+// value to fields.
+func CheckPage(page, size int, fields map[string]string) {
+	if page < 1 || page > MaxPage {
+		fields["page"] = fmt.Sprintf("must be a whole number from 1 to %d", MaxPage)
+	}
+	if size < 1 || size > models.MaxPageSize {
+		fields["page_size"] = fmt.Sprintf("must be a whole number from 1 to %d", models.MaxPageSize)
+	}
+}
+
 // pageParams parses page and page_size strictly: bad values are a 422,
 // never silently replaced.
 func pageParams(c *fiber.Ctx) (int, int, map[string]string) {
@@ -45,18 +61,19 @@ func pageParams(c *fiber.Ctx) (int, int, map[string]string) {
 	page, size := 1, models.DefaultPageSize
 	if v := c.Query("page"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1_000_000 {
-			fields["page"] = "must be a whole number from 1 to 1000000"
+		if err != nil {
+			n = 0 // not a number: reported as out of bounds
 		}
 		page = n
 	}
 	if v := c.Query("page_size"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > models.MaxPageSize {
-			fields["page_size"] = fmt.Sprintf("must be a whole number from 1 to %d", models.MaxPageSize)
+		if err != nil {
+			n = 0
 		}
 		size = n
 	}
+	CheckPage(page, size, fields)
 	return page, size, fields
 }
 
@@ -216,13 +233,24 @@ func (r *Resource[T, PT]) Delete(c *fiber.Ctx) error {
 
 // ProductFilters parses min_price, max_price and in_stock.
 func ProductFilters(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error) {
+	f, err := ProductFilterOf(func(key string) string { return c.Query(key) })
+	if err != nil {
+		return nil, false, err
+	}
+	return f.Scope, !f.IsZero(), nil
+}
+
+// ProductFilterOf reads the product list filters min_price, max_price and
+// in_stock through get (the query string, or GraphQL's arguments; "" is
+// unset). Bad values are a *models.ValidationError keyed by those names.
+func ProductFilterOf(get func(key string) string) (models.ProductFilter, error) {
 	var f models.ProductFilter
 	fields := map[string]string{}
 	for _, p := range []struct {
 		key string
 		dst **models.Money
 	}{{"min_price", &f.MinPrice}, {"max_price", &f.MaxPrice}} {
-		if v := c.Query(p.key); v != "" {
+		if v := get(p.key); v != "" {
 			m, err := models.ParseMoney(v)
 			if err != nil || m.CentsValue() < 0 {
 				fields[p.key] = "must be a decimal number of 0 or more with at most 2 decimal places"
@@ -231,7 +259,7 @@ func ProductFilters(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error) {
 			*p.dst = &m
 		}
 	}
-	if v := c.Query("in_stock"); v != "" {
+	if v := get("in_stock"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			fields["in_stock"] = "must be true or false"
@@ -240,7 +268,7 @@ func ProductFilters(c *fiber.Ctx) (func(*gorm.DB) *gorm.DB, bool, error) {
 		}
 	}
 	if len(fields) > 0 {
-		return nil, false, &models.ValidationError{Fields: fields}
+		return models.ProductFilter{}, &models.ValidationError{Fields: fields}
 	}
-	return f.Scope, !f.IsZero(), nil
+	return f, nil
 }

@@ -142,7 +142,7 @@ func formatEvent(ev chat.Event) string {
 	case chat.EventDone:
 		data = fiber.Map{"tokens_used": ev.TokensUsed, "latency_ms": ev.LatencyMS, "model": ev.Model}
 	case chat.EventError:
-		ae := chatError(ev.Err)
+		ae := ChatError(ev.Err)
 		data = fiber.Map{"code": ae.Code, "error": ae.Message}
 	}
 	b, _ := json.Marshal(data)

@@ -48,6 +48,9 @@ type Config struct {
 	LLMEmbedModel  string
 	LLMTimeout     time.Duration
 	MetricsToken   string
+	// GraphQLIntrospection answers __schema and __type queries on
+	// /api/v1/graphql (GRAPHQL_INTROSPECTION, default on).
+	GraphQLIntrospection bool
 	// Prod configures the production stack (rate limits, cache, metrics, tracing).
 	Prod ProdConfig
 	Chat ChatConfig
@@ -185,6 +188,13 @@ func Load(getenv func(string) string) (Config, error) {
 		if *d.dst, err = time.ParseDuration(get(d.key, d.def)); err != nil || *d.dst <= 0 {
 			return c, fmt.Errorf("%s must be a positive duration such as %s", d.key, d.def)
 		}
+	}
+	switch v := get("GRAPHQL_INTROSPECTION", "true"); v {
+	case "true", "on", "1":
+		c.GraphQLIntrospection = true
+	case "false", "off", "0":
+	default:
+		return c, fmt.Errorf("GRAPHQL_INTROSPECTION must be true or false, not %q", v)
 	}
 	if c.Prod, err = loadProdConfig(getenv); err != nil {
 		return c, err

@@ -26,6 +26,15 @@ func TestLoadConfigDefaults(t *testing.T) {
 	}
 }
 
+func TestLoadConfigGraphQLIntrospection(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "true": true, "on": true, "1": true, "false": false, "off": false, "0": false} {
+		c, err := Load(envOf(map[string]string{"GRAPHQL_INTROSPECTION": v}))
+		if err != nil || c.GraphQLIntrospection != want {
+			t.Fatalf("GRAPHQL_INTROSPECTION=%q: %v, introspection %v, want %v", v, err, c.GraphQLIntrospection, want)
+		}
+	}
+}
+
 func TestLoadConfigRefusesBadValues(t *testing.T) {
 	strong := strings.Repeat("ab", 20)
 	cases := []struct {
@@ -47,6 +56,7 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},
+		{"bad introspection switch", map[string]string{"GRAPHQL_INTROSPECTION": "maybe"}, "GRAPHQL_INTROSPECTION"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

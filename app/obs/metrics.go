@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"tienda/app/web"
 	"time"
 
@@ -22,7 +23,7 @@ import (
 // owns (never the global one). Every method is safe on a nil *Metrics, so
 // code that records business events needs no check. Other packages call
 // the business methods: ObjectChanged, DocumentIndexed, ChatRequest,
-// LLMCall and TokensUsed.
+// LLMCall, TokensUsed and GraphQLOperation.
 type Metrics struct {
 	reg         *prometheus.Registry
 	duration    *prometheus.HistogramVec
@@ -36,6 +37,10 @@ type Metrics struct {
 	llmLatency  *prometheus.HistogramVec
 	llmErrors   *prometheus.CounterVec
 	llmTokens   *prometheus.CounterVec
+	graphqlOps  *prometheus.CounterVec
+	// graphqlNames are the operation names counted so far (bounded).
+	graphqlMu    sync.Mutex
+	graphqlNames map[string]bool
 }
 
 // NewMetrics registers every metric (and the Go, process and database
@@ -65,8 +70,12 @@ func NewMetrics(db *sql.DB) *Metrics {
 		Help: "Failed LLM calls by operation."}, []string{"op"})
 	m.llmTokens = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tienda_llm_tokens_total",
 		Help: "LLM tokens used by kind (prompt, completion)."}, []string{"kind"})
+	m.graphqlOps = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tienda_graphql_operations_total",
+		Help: "GraphQL operations by operation name (the first 100 distinct names, then \"other\"), type and outcome (ok, error)."},
+		[]string{"operation", "type", "outcome"})
+	m.graphqlNames = map[string]bool{}
 	for _, c := range []prometheus.Collector{m.duration, m.inFlight, m.cache, m.rateLimited, m.refusals, m.objects,
-		m.docsIndexed, m.chat, m.llmLatency, m.llmErrors, m.llmTokens,
+		m.docsIndexed, m.chat, m.llmLatency, m.llmErrors, m.llmTokens, m.graphqlOps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -121,6 +130,35 @@ func (m *Metrics) TokensUsed(kind string, n int) {
 	if m != nil && n > 0 {
 		m.llmTokens.WithLabelValues(kind).Add(float64(n))
 	}
+}
+
+// MaxGraphQLNames bounds the operation label of the GraphQL counter: the
+// names are the clients' choice, so past this many distinct ones the rest
+// count as "other".
+const MaxGraphQLNames = 100
+
+// GraphQLOperation counts one GraphQL operation by its name ("" counts as
+// "anonymous"), its type (query, mutation) and outcome (ok, error).
+func (m *Metrics) GraphQLOperation(name, opType, outcome string) {
+	if m == nil {
+		return
+	}
+	if name == "" {
+		name = "anonymous"
+	}
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	m.graphqlMu.Lock()
+	if !m.graphqlNames[name] {
+		if len(m.graphqlNames) >= MaxGraphQLNames {
+			name = "other"
+		} else {
+			m.graphqlNames[strings.Clone(name)] = true
+		}
+	}
+	m.graphqlMu.Unlock()
+	m.graphqlOps.WithLabelValues(name, opType, outcome).Inc()
 }
 
 func (m *Metrics) CacheResult(resource string, hit bool) {

@@ -80,12 +80,14 @@ func (s *Stack) Logger(c *fiber.Ctx) error {
 	return nil
 }
 
-// Content-Security-Policy: pages (the admin, the API docs) may load only
-// their own files and scripts or styles carrying the request's nonce (no
-// 'unsafe-inline'); everything else (JSON) may load nothing at all.
+// Content-Security-Policy: pages (the admin, the API docs, GraphiQL) may
+// load only their own files and scripts or styles carrying the request's
+// nonce (no 'unsafe-inline'), and images and fonts inlined as data: URLs
+// (GraphiQL's stylesheet embeds its fonts); everything else (JSON) may load
+// nothing at all.
 const (
 	cspPage = "default-src 'self'; script-src 'self' 'nonce-%[1]s'; style-src 'self' 'nonce-%[1]s'; " +
-		"img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; " +
+		"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; " +
 		"form-action 'self'; frame-ancestors 'none'"
 	cspAPI = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 )
@@ -104,7 +106,7 @@ func (s *Stack) SetSecurityHeaders(c *fiber.Ctx) {
 	if web.IsPage(c.Path()) {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
-		nonce := base64.StdEncoding.EncodeToString(b)
+		nonce := base64.RawURLEncoding.EncodeToString(b) // CSP allows - and _; no + to escape in HTML
 		c.Locals(web.LocalNonce, nonce)
 		c.SetUserContext(templ.WithNonce(c.UserContext(), nonce))
 		h.Set("Content-Security-Policy", fmt.Sprintf(cspPage, nonce))

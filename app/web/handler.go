@@ -49,10 +49,11 @@ func WantsHTML(c *fiber.Ctx) bool {
 	return p == "/admin" || strings.HasPrefix(p, "/admin/")
 }
 
-// IsPage is true for the paths that serve HTML to browsers (the admin and
-// the API docs), which get the page CSP with a nonce.
+// IsPage is true for the paths that serve HTML to browsers (the admin, the
+// API docs and GraphiQL), which get the page CSP with a nonce.
 func IsPage(p string) bool {
-	return p == "/admin" || strings.HasPrefix(p, "/admin/") || p == "/api/docs" || strings.HasPrefix(p, "/api/docs/")
+	return p == "/admin" || strings.HasPrefix(p, "/admin/") || p == "/api/docs" || strings.HasPrefix(p, "/api/docs/") ||
+		p == "/api/graphiql"
 }
 
 // IsOpsPath is true for the operational endpoints (health, readiness,
