@@ -35,11 +35,7 @@ func TestHealthAndReady(t *testing.T) {
 
 func TestReadyFailsWhenDatabaseIsGone(t *testing.T) {
 	ts := newTestServer(t, models.SQLite)
-	sqlDB, err := ts.srv.db.DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = sqlDB.Close()
+	_ = models.Close(ts.srv.db)
 	resp := ts.do("GET", "/ready", nil)
 	if resp.Status != 503 {
 		t.Fatalf("ready with closed database: %d %s", resp.Status, resp.Body)

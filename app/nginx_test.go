@@ -63,9 +63,7 @@ func startInstance(t testing.TB, cfg config.Config, dsn string) string {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		if sqlDB, err := db.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
+		_ = models.Close(db)
 	})
 	return ln.Addr().String()
 }

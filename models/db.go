@@ -2,6 +2,7 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
+	"gorm.io/plugin/dbresolver"
 )
 
 // Dialect names, as GORM reports them.
@@ -82,18 +84,24 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 		// it prepares again on the transaction's connection).
 	}
 	var dial gorm.Dialector
+	var readers *sql.DB // SQLite: the read pool beside the one writer
 	switch DialectOf(cfg.URL) {
 	case Postgres:
 		dial = postgres.New(postgres.Config{DSN: cfg.URL})
 	default:
 		// FTS5 (the knowledge base's keyword index) and search_fold (the
 		// lists' search, search.go) are registered on every connection the
-		// pool opens.
-		sqlDB, err := driver.Open(SQLiteDSN(cfg.URL), withSearchFold(fts5.Register))
+		// pools open.
+		writer, err := driver.Open(SQLiteDSN(cfg.URL), withSearchFold(fts5.Register))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite database: %w", redact(err, cfg.URL))
 		}
-		dial = gormlite.OpenDB(sqlDB)
+		readers, err = driver.Open(SQLiteDSN(cfg.URL)+"&_pragma=query_only(1)", withSearchFold(fts5.Register))
+		if err != nil {
+			_ = writer.Close()
+			return nil, fmt.Errorf("open sqlite database: %w", redact(err, cfg.URL))
+		}
+		dial = gormlite.OpenDB(writer)
 	}
 	db, err := gorm.Open(dial, gcfg)
 	if err != nil {
@@ -115,6 +123,27 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 	if cfg.ConnMaxLife > 0 {
 		sqlDB.SetConnMaxLifetime(cfg.ConnMaxLife)
 	}
+	if readers != nil {
+		// SQLite has one writer at a time. One write connection makes
+		// writers queue in the pool instead of spinning on the database
+		// lock (busy_timeout); reads go to a pool of read-only connections
+		// beside it, which WAL lets run while the writer writes. Reads in
+		// a transaction stay on the transaction's connection.
+		sqlDB.SetMaxOpenConns(1)
+		sqlDB.SetMaxIdleConns(1)
+		readers.SetMaxOpenConns(maxOpen)
+		readers.SetMaxIdleConns(maxIdle)
+		if err := db.Use(readPool{readers}); err != nil {
+			_ = readers.Close()
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("sqlite read pool: %w", err)
+		}
+		if err := db.Use(dbresolver.Register(dbresolver.Config{Replicas: []gorm.Dialector{gormlite.OpenDB(readers)}})); err != nil {
+			_ = readers.Close()
+			_ = sqlDB.Close()
+			return nil, fmt.Errorf("sqlite read pool: %w", err)
+		}
+	}
 	if cfg.Lazy {
 		return db, nil
 	}
@@ -125,6 +154,27 @@ func Open(ctx context.Context, cfg DBConfig) (*gorm.DB, error) {
 		return nil, fmt.Errorf("connect to %s database: %w", DialectOf(cfg.URL), redact(err, cfg.URL))
 	}
 	return db, nil
+}
+
+// readPool keeps SQLite's read pool with the *gorm.DB, so that Close can
+// close it too (a GORM plugin: the registry GORM keeps per database).
+type readPool struct{ db *sql.DB }
+
+func (readPool) Name() string              { return "tienda:read_pool" }
+func (readPool) Initialize(*gorm.DB) error { return nil }
+
+// Close closes every connection pool of db (SQLite has two).
+func Close(db *gorm.DB) error {
+	var errs []error
+	if rp, ok := db.Config.Plugins[readPool{}.Name()].(readPool); ok {
+		errs = append(errs, rp.db.Close())
+	}
+	sqlDB, err := db.DB()
+	if err == nil {
+		err = sqlDB.Close()
+	}
+	errs = append(errs, err)
+	return errors.Join(errs...)
 }
 
 // redact keeps a password in the URL out of error messages (and so out of

@@ -32,9 +32,7 @@ func openDB(ctx context.Context, cfg config.Config, log *slog.Logger, lazy ...bo
 		return nil, nil, nil, err
 	}
 	closeDB := func() {
-		if sqlDB, err := db.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
+		_ = models.Close(db)
 	}
 	mig, err := models.NewMigrator(db, tienda.Migrations)
 	if err != nil {

@@ -119,7 +119,7 @@ func TestMigrateSeedCreateSuperuser(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() { s, _ := db.DB(); s.Close() }()
+			defer func() { _ = models.Close(db) }()
 			store := models.NewStore(db)
 			u, err := store.Authenticate(t.Context(), "root", "correct horse battery")
 			if err != nil || !u.IsSuperuser || !u.IsStaff {

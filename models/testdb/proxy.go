@@ -218,9 +218,7 @@ func OpenViaProxyURL(t testing.TB) (*gorm.DB, *Proxy, string) {
 	// stalled connection.
 	t.Cleanup(func() {
 		p.Close()
-		if sqlDB, err := db.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
+		_ = models.Close(db)
 	})
 	return db, p, u.String()
 }

@@ -49,9 +49,7 @@ func OpenURL(t testing.TB, dialect string) (*gorm.DB, string) {
 		t.Fatalf("open %s: %v", dialect, err)
 	}
 	t.Cleanup(func() {
-		if sqlDB, err := db.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
+		_ = models.Close(db)
 	})
 	m, err := models.NewMigrator(db, tienda.Migrations)
 	if err != nil {
@@ -91,9 +89,7 @@ func postgresSchema(t testing.TB) string {
 	}
 	t.Cleanup(func() {
 		_ = admin.Exec("DROP SCHEMA " + schema + " CASCADE").Error
-		if sqlDB, err := admin.DB(); err == nil {
-			_ = sqlDB.Close()
-		}
+		_ = models.Close(admin)
 	})
 	u, err := url.Parse(base)
 	if err != nil {
