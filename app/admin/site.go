@@ -45,6 +45,7 @@ type Hooks struct {
 // Site is a set of registered models served under one base path.
 type Site struct {
 	Base   string
+	CSV    ExportOptions // the CSV export's page size and client write timeout
 	db     *gorm.DB
 	store  *models.Store
 	hooks  Hooks
