@@ -3,6 +3,7 @@ package admin
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -25,6 +26,11 @@ type ExportOptions struct {
 	PageSize int
 	// WriteTimeout drops a client that takes no bytes for this long (30 s).
 	WriteTimeout time.Duration
+	// Connections is how many export statements may run at once, across
+	// every export of the site (2): however many exports run, and however
+	// fast their clients read, they never take more connections than this
+	// from the pool.
+	Connections int
 }
 
 const (
@@ -33,6 +39,7 @@ const (
 	exportTimeout      = 10 * time.Minute
 	exportPageSize     = 500
 	exportWriteTimeout = 30 * time.Second
+	exportConnections  = 2
 	// exportQueryTimeout bounds the statement of one page.
 	exportQueryTimeout = 30 * time.Second
 	// exportPageBytes ends a page early when its rows are large (documents),
@@ -47,7 +54,9 @@ const (
 // statement per page, each row scanned and encoded on its own, and holds
 // no database connection while it writes a page to the client: a client
 // that reads slowly, or not at all, never keeps a connection from the
-// pool. A client that takes no bytes for WriteTimeout is disconnected.
+// pool, and at most Connections pages are read at once, so many fast
+// clients cannot take the pool either. A client that takes no bytes for
+// WriteTimeout is disconnected.
 func (m *model[T, PT]) export(c *fiber.Ctx) error {
 	if err := m.allow(c, "view"); err != nil {
 		return err
@@ -61,8 +70,11 @@ func (m *model[T, PT]) export(c *fiber.Ctx) error {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = exportWriteTimeout
 	}
+	m.site.exportOnce.Do(func() {
+		m.site.exportSlots = make(chan struct{}, cmp.Or(max(opts.Connections, 0), exportConnections))
+	})
 	ex := &exporter[T, PT]{m: m, scope: scope, q: st.q, order: m.spec.OrderBy(m.sortSpec(st.o)),
-		keys: m.keysetFor(st.o), pageSize: opts.PageSize}
+		keys: m.keysetFor(st.o), pageSize: opts.PageSize, slots: m.site.exportSlots}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), exportTimeout)
 	// The first page is read here so that a failure is still an error
 	// page; the others are read by the stream writer after the handler.
@@ -116,6 +128,7 @@ type exporter[T any, PT interface {
 	order    string
 	keys     keyset
 	pageSize int
+	slots    chan struct{}
 	cur      cursor
 	record   []string
 }
@@ -137,6 +150,12 @@ func (ex *exporter[T, PT]) page(ctx context.Context, buf *bytes.Buffer) (more bo
 	m := ex.m
 	qctx, cancel := context.WithTimeout(ctx, exportQueryTimeout)
 	defer cancel()
+	select {
+	case ex.slots <- struct{}{}:
+		defer func() { <-ex.slots }()
+	case <-qctx.Done():
+		return false, fmt.Errorf("waiting for an export slot: %w", qctx.Err())
+	}
 	q := m.spec.Search(ex.scope(m.site.db.WithContext(qctx).Model(new(T))), ex.q)
 	rows, err := ex.keys.after(q, ex.cur).Order(ex.order).Limit(ex.pageSize).Rows()
 	if err != nil {
