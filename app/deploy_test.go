@@ -47,6 +47,8 @@ func TestDashboardAndAlertsUseRealMetrics(t *testing.T) {
 	m.CacheResult("product", true)
 	m.Limited("read")
 	m.Refused("payload_too_large")
+	m.RedisFallback("cache")
+	m.WatchRedis(func() bool { return true }) // a server with REDIS_URL exports it
 	ts.do("GET", "/health", nil)
 	exported := string(ts.do("GET", "/metrics", nil, "Authorization", "Bearer dashboard-token-0123456789").Body)
 

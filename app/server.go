@@ -18,7 +18,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 	"gorm.io/gorm"
 
 	"tienda"
@@ -43,7 +42,7 @@ type Server struct {
 	store    *models.Store
 	migrator *models.Migrator
 	static   fs.FS
-	redis    redis.UniversalClient
+	redis    *kv.Redis // nil without REDIS_URL
 	storage  fiber.Storage
 	throttle *auth.LoginThrottle
 	proxies  web.Proxies
@@ -82,33 +81,43 @@ func New(ctx context.Context, cfg config.Config, db *gorm.DB, log *slog.Logger) 
 		cfg: cfg, log: log, db: db, store: models.NewStore(db), migrator: mig, static: static,
 		proxies: web.NewProxies(cfg.TrustedProxies), draining: make(chan struct{}),
 	}
-	var counter kv.Counter
+	// The database holds sessions, the cache's generations and the login
+	// counters in every configuration; Redis, when set, is in front of it
+	// and never the only copy (kv.CachedStorage), so it may go away.
+	dbStorage := &kv.SQLStorage{DB: db, Log: log}
+	var counter kv.Counter = &kv.SQLCounter{DB: db}
+	s.storage = dbStorage
 	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
+		rc, err := kv.NewRedis(cfg.RedisURL, kv.RedisOptions{
+			Timeout: cfg.Prod.RedisTimeout, ProbeEvery: cfg.Prod.RedisProbe, Log: log,
+			// s.metrics exists before the first call (wire, then Start).
+			OnFallback: func(component string) { s.metrics.RedisFallback(component) },
+		})
 		if err != nil {
 			return nil, errors.New("REDIS_URL is not a valid redis:// URL")
 		}
-		s.redis = redis.NewClient(opts)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		if err := s.redis.Ping(pctx).Err(); err != nil {
-			return nil, fmt.Errorf("connect to Redis: %w", err)
-		}
-		counter = &kv.RedisCounter{Client: s.redis, Prefix: cfg.Prod.RedisPrefix}
-		s.storage = kv.NewRedisStorage(s.redis, cfg.Prod.RedisPrefix+"kv:")
-	} else {
-		counter = &kv.SQLCounter{DB: db}
-		s.storage = &kv.SQLStorage{DB: db, Log: log}
+		s.redis = rc
+		counter = &kv.RedisCounter{Redis: rc, Prefix: cfg.Prod.RedisPrefix, Fallback: counter}
+		s.storage = kv.NewCachedStorage(dbStorage, rc, cfg.Prod.RedisPrefix+"kv:")
 	}
 	s.throttle = auth.NewLoginThrottle(counter, log)
 	bg, cancel := context.WithCancel(context.Background())
 	s.stopBG = cancel
-	if cfg.RedisURL == "" {
-		go kv.GC(bg, db, 5*time.Minute, log)
-	}
+	go kv.GC(bg, db, 5*time.Minute, log)
 	if err := s.wire(ctx, bg); err != nil {
 		cancel()
+		if s.redis != nil {
+			_ = s.redis.Close()
+		}
 		return nil, err
+	}
+	if s.redis != nil {
+		// Redis is optional: one that does not answer now is probed in the
+		// background, and the database and memory serve meanwhile.
+		sctx, scancel := context.WithTimeout(ctx, 5*time.Second)
+		_ = s.redis.Start(sctx)
+		scancel()
+		go s.redis.Run(bg)
 	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "tienda",
@@ -153,21 +162,18 @@ func (s *Server) wire(ctx, bg context.Context) error {
 		MaxBody: cfg.MaxRequestSize, CORSOrigins: cfg.CORSOrigins, Compress: cfg.Prod.Compress}
 	s.errors.Headers = s.stack.SetSecurityHeaders
 	s.auth = auth.New(s.store, auth.NewTokens(cfg.SecretKey, cfg.AccessTokenTTL, cfg.RefreshTokenTTL), s.throttle, s.proxies, s.metrics, s.log)
-	var limiter stack.Limiter
+	ml := stack.NewMemoryLimiter()
+	go ml.Run(bg, time.Minute)
+	var limiter stack.Limiter = ml
 	if s.redis != nil {
-		limiter = stack.NewRedisLimiter(s.redis, cfg.Prod.RedisPrefix+"rl:")
-	} else {
-		ml := stack.NewMemoryLimiter()
-		go ml.Run(bg, time.Minute)
-		limiter = ml
+		limiter = stack.NewRedisLimiter(s.redis, cfg.Prod.RedisPrefix+"rl:", ml)
 	}
 	s.limits = &stack.RateLimit{Limiter: limiter, Rates: cfg.Prod, Proxies: s.proxies, Metrics: s.metrics, Log: s.log}
 	if cfg.Prod.CacheTTL > 0 {
 		s.cache = &api.Cache{TTL: cfg.Prod.CacheTTL, Gens: s.storage, Metrics: s.metrics, Log: s.log}
+		s.cache.Bodies = api.NewMemoryBodies(10_000)
 		if s.redis != nil {
-			s.cache.Bodies = api.NewRedisBodies(s.redis, cfg.Prod.RedisPrefix)
-		} else {
-			s.cache.Bodies = api.NewMemoryBodies(10_000)
+			s.cache.Bodies = api.NewRedisBodies(s.redis, cfg.Prod.RedisPrefix, s.cache.Bodies)
 		}
 	}
 	s.store.OnChange = s.onChange
@@ -176,10 +182,13 @@ func (s *Server) wire(ctx, bg context.Context) error {
 	if err != nil {
 		return err
 	}
-	s.ops = &api.Ops{DB: s.db, Migrator: s.migrator, OpenAPI: doc}
+	s.ops = &api.Ops{DB: s.db, Migrator: s.migrator, OpenAPI: doc, Redis: s.redis}
 	s.metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tienda_ready", Help: "1 when the database answers and every migration is applied (as /ready), else 0.",
 	}, s.ops.ReadyGauge))
+	if s.redis != nil {
+		s.metrics.WatchRedis(s.redis.Up)
+	}
 	if err := s.startChat(bg); err != nil {
 		return err
 	}

@@ -491,8 +491,14 @@ func TestProdConfig(t *testing.T) {
 		ok   func(config.Config) bool
 	}{
 		{"defaults", nil, "", func(c config.Config) bool {
-			return c.Prod.RateRead.N == 600 && c.Prod.RateAuth.String() == "10/1m0s" && c.Prod.CacheTTL == time.Minute && c.Prod.Compress
+			return c.Prod.RateRead.N == 600 && c.Prod.RateAuth.String() == "10/1m0s" && c.Prod.CacheTTL == time.Minute && c.Prod.Compress &&
+				c.Prod.RedisTimeout == 200*time.Millisecond && c.Prod.RedisProbe == 2*time.Second
 		}},
+		{"redis timeouts", map[string]string{"REDIS_TIMEOUT": "100ms", "REDIS_PROBE_INTERVAL": "5s"}, "", func(c config.Config) bool {
+			return c.Prod.RedisTimeout == 100*time.Millisecond && c.Prod.RedisProbe == 5*time.Second
+		}},
+		{"bad redis timeout", map[string]string{"REDIS_TIMEOUT": "0"}, "REDIS_TIMEOUT", nil},
+		{"bad redis probe", map[string]string{"REDIS_PROBE_INTERVAL": "soon"}, "REDIS_PROBE_INTERVAL", nil},
 		{"rate off", map[string]string{"RATE_LIMIT_READ": "off"}, "", func(c config.Config) bool { return c.Prod.RateRead.Off() }},
 		{"bad rate", map[string]string{"RATE_LIMIT_WRITE": "lots"}, "RATE_LIMIT_WRITE", nil},
 		{"bad rate window", map[string]string{"RATE_LIMIT_AUTH": "5/soon"}, "RATE_LIMIT_AUTH", nil},

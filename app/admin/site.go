@@ -45,12 +45,16 @@ type Hooks struct {
 // Site is a set of registered models served under one base path.
 type Site struct {
 	Base   string
+	CSV    ExportOptions // the CSV export's pages, connections and client write timeout
 	db     *gorm.DB
 	store  *models.Store
 	hooks  Hooks
 	models []modelAdmin
 	bySlug map[string]modelAdmin
 	cache  *sync.Map
+	// exportSlots bounds the export statements running at once (CSV.Connections).
+	exportSlots chan struct{}
+	exportOnce  sync.Once
 }
 
 // NewSite makes an empty site served under base (e.g. "/admin").

@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"tienda/app/obs"
-	"tienda/app/web"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/redis/go-redis/v9"
+
+	"tienda/app/kv"
+	"tienda/app/obs"
+	"tienda/app/web"
 )
 
 // Cache caches GET list and detail responses of the API. Entries are
@@ -28,7 +30,7 @@ import (
 type Cache struct {
 	TTL     time.Duration
 	Gens    fiber.Storage // shared by every instance
-	Bodies  BodyStore     // this process's memory, or Redis
+	Bodies  BodyStore     // this process's memory, or Redis (memory while it is down)
 	Metrics *obs.Metrics
 	Log     *slog.Logger
 }
@@ -223,31 +225,51 @@ func (m *memoryBodies) set(_ context.Context, key string, val []byte, ttl time.D
 	return nil
 }
 
-// NewRedisBodies keeps bodies in Redis (shared by every instance).
-func NewRedisBodies(c redis.UniversalClient, prefix string) BodyStore {
-	return &redisBodies{c: c, prefix: prefix}
+// NewRedisBodies keeps bodies in Redis (shared by every instance), and in
+// fallback (NewMemoryBodies: this process) while Redis is unavailable.
+// Entries are keyed by the resource's generation, which lives in the
+// database too, so an entry made in memory during an outage is as fresh as
+// one in Redis.
+func NewRedisBodies(r *kv.Redis, prefix string, fallback BodyStore) BodyStore {
+	return &redisBodies{r: r, prefix: prefix, fallback: fallback}
 }
 
 // redisBodies keeps bodies in Redis with their TTL.
 type redisBodies struct {
-	c      redis.UniversalClient
-	prefix string
+	r        *kv.Redis
+	prefix   string
+	fallback BodyStore
 }
 
 func (r *redisBodies) get(ctx context.Context, key string) ([]byte, bool, error) {
-	b, err := r.c.Get(ctx, r.prefix+key).Bytes()
-	if errors.Is(err, redis.Nil) {
+	var b []byte
+	err := r.r.Call(ctx, func(ctx context.Context) error {
+		var err error
+		b, err = r.r.Client.Get(ctx, r.prefix+key).Bytes()
+		return err
+	})
+	switch {
+	case err == nil:
+		return b, true, nil
+	case errors.Is(err, redis.Nil):
 		return nil, false, nil
-	}
-	if err != nil {
+	case ctx.Err() != nil:
 		return nil, false, fmt.Errorf("redis cache get: %w", err)
 	}
-	return b, true, nil
+	r.r.Fallback("cache")
+	return r.fallback.get(ctx, key)
 }
 
 func (r *redisBodies) set(ctx context.Context, key string, val []byte, ttl time.Duration) error {
-	if err := r.c.Set(ctx, r.prefix+key, val, ttl).Err(); err != nil {
+	err := r.r.Call(ctx, func(ctx context.Context) error {
+		return r.r.Client.Set(ctx, r.prefix+key, val, ttl).Err()
+	})
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
 		return fmt.Errorf("redis cache set: %w", err)
 	}
-	return nil
+	r.r.Fallback("cache")
+	return r.fallback.set(ctx, key, val, ttl)
 }

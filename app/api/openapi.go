@@ -80,6 +80,7 @@ type (
 		Status  string `json:"status" validate:"required" description:"ok, ready or unavailable"`
 		Reason  string `json:"reason,omitempty"`
 		Pending int    `json:"pending,omitempty"`
+		Redis   string `json:"redis,omitempty" enum:"ok,degraded" description:"With REDIS_URL set: ok, or degraded while Redis is unavailable and the database and memory serve in its place (still 200: Redis is optional)."`
 	}
 	etagHeader struct {
 		ETag string `header:"ETag" description:"The record's version."`

@@ -4,12 +4,14 @@ import (
 	"context"
 	"html/template"
 	"sync/atomic"
-	"tienda/app/web"
-	"tienda/models"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"gorm.io/gorm"
+
+	"tienda/app/kv"
+	"tienda/app/web"
+	"tienda/models"
 )
 
 // Ops serves the operational endpoints: health, readiness, the OpenAPI
@@ -18,7 +20,11 @@ type Ops struct {
 	DB       *gorm.DB
 	Migrator *models.Migrator
 	// OpenAPI is the document, built once at start-up.
-	OpenAPI  []byte
+	OpenAPI []byte
+	// Redis, when REDIS_URL is set, is reported by /ready as "ok" or
+	// "degraded" (its breaker open: the fallbacks serve). It is optional,
+	// so a degraded Redis leaves /ready at 200.
+	Redis    *kv.Redis
 	migrated atomic.Bool
 }
 
@@ -28,7 +34,9 @@ func (o *Ops) Health(c *fiber.Ctx) error {
 }
 
 // Ready: the database answers and every migration is applied; 503
-// with the reason otherwise. It recovers without a restart.
+// with the reason otherwise. It recovers without a restart. With Redis
+// configured the body says whether it is in use ("redis": "ok") or
+// bypassed ("degraded").
 func (o *Ops) Ready(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
@@ -46,7 +54,14 @@ func (o *Ops) Ready(c *fiber.Ctx) error {
 		}
 		o.migrated.Store(true) // a running binary's migration set never grows
 	}
-	return c.JSON(fiber.Map{"status": "ready"})
+	body := fiber.Map{"status": "ready"}
+	if o.Redis != nil {
+		body["redis"] = "ok"
+		if !o.Redis.Up() {
+			body["redis"] = "degraded"
+		}
+	}
+	return c.JSON(body)
 }
 
 func (o *Ops) ping(ctx context.Context) error {

@@ -62,6 +62,10 @@ type ProdConfig struct {
 	OTLPEndpoint string
 	// RedisPrefix starts every key Tienda writes to Redis (REDIS_PREFIX).
 	RedisPrefix string
+	// RedisTimeout bounds every Redis call (REDIS_TIMEOUT); RedisProbe is
+	// how often an unavailable Redis is tried again (REDIS_PROBE_INTERVAL).
+	RedisTimeout time.Duration
+	RedisProbe   time.Duration
 }
 
 // loadProdConfig reads the production stack's variables.
@@ -105,5 +109,11 @@ func loadProdConfig(getenv func(string) string) (ProdConfig, error) {
 	}
 	p.OTLPEndpoint = get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
 	p.RedisPrefix = get("REDIS_PREFIX", "tienda:")
+	if p.RedisTimeout, err = time.ParseDuration(get("REDIS_TIMEOUT", "200ms")); err != nil || p.RedisTimeout <= 0 || p.RedisTimeout > 10*time.Second {
+		return p, fmt.Errorf("REDIS_TIMEOUT must be a duration from 1ms to 10s such as 200ms")
+	}
+	if p.RedisProbe, err = time.ParseDuration(get("REDIS_PROBE_INTERVAL", "2s")); err != nil || p.RedisProbe < 10*time.Millisecond {
+		return p, fmt.Errorf("REDIS_PROBE_INTERVAL must be a duration of at least 10ms such as 2s")
+	}
 	return p, nil
 }

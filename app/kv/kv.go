@@ -1,7 +1,10 @@
 // Package kv holds the shared state that lets several instances run side
 // by side: a fiber.Storage for sessions (and other expiring values) and
-// atomic counters for throttling, each in the database by default or in
-// Redis when REDIS_URL is set.
+// atomic counters for throttling. Both live in the database; with
+// REDIS_URL, the storage keeps a copy in Redis in front of the database
+// (CachedStorage) and the counters count in Redis, and everything falls
+// back to the database while Redis is unavailable (Redis, its circuit
+// breaker).
 package kv
 
 import (
@@ -89,10 +92,14 @@ func (s *SQLCounter) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-// RedisCounter keeps counters in Redis (INCR and PEXPIRE in one script).
+// RedisCounter keeps counters in Redis (INCR and PEXPIRE in one script),
+// and in Fallback (the database) while Redis is unavailable. Counts made
+// during an outage stay in the database and are not carried over: when
+// Redis returns, a window may allow up to one limit more than it should.
 type RedisCounter struct {
-	Client redis.UniversalClient
-	Prefix string
+	Redis    *Redis
+	Prefix   string
+	Fallback Counter
 }
 
 var incrScript = redis.NewScript(`
@@ -104,32 +111,68 @@ return {n, ttl}`)
 
 // Incr counts atomically in Redis.
 func (r *RedisCounter) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Duration, error) {
-	res, err := incrScript.Run(ctx, r.Client, []string{r.Prefix + key}, window.Milliseconds()).Int64Slice()
-	if err != nil || len(res) != 2 {
-		return 0, 0, fmt.Errorf("redis counter incr: %w", err)
+	var res []int64
+	err := r.Redis.Call(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = incrScript.Run(ctx, r.Redis.Client, []string{r.Prefix + key}, window.Milliseconds()).Int64Slice()
+		return err
+	})
+	if err == nil && len(res) == 2 {
+		return res[0], time.Duration(res[1]) * time.Millisecond, nil
 	}
-	return res[0], time.Duration(res[1]) * time.Millisecond, nil
+	if r.fallback(ctx, err) {
+		return r.Fallback.Incr(ctx, key, window)
+	}
+	return 0, 0, fmt.Errorf("redis counter incr: %w", err)
+}
+
+// fallback reports whether a failed call is served by Fallback instead.
+func (r *RedisCounter) fallback(ctx context.Context, err error) bool {
+	if r.Fallback == nil || ctx.Err() != nil || (err != nil && isReplyError(err) && !unavailableReply(err)) {
+		return false
+	}
+	r.Redis.Fallback("counter")
+	return true
 }
 
 // Get reads a counter from Redis.
 func (r *RedisCounter) Get(ctx context.Context, key string) (int64, time.Duration, error) {
-	n, err := r.Client.Get(ctx, r.Prefix+key).Int64()
-	if errors.Is(err, redis.Nil) {
+	var n int64
+	var ttl time.Duration
+	err := r.Redis.Call(ctx, func(ctx context.Context) error {
+		var err error
+		if n, err = r.Redis.Client.Get(ctx, r.Prefix+key).Int64(); err != nil {
+			return err
+		}
+		ttl, err = r.Redis.Client.PTTL(ctx, r.Prefix+key).Result()
+		return err
+	})
+	switch {
+	case errors.Is(err, redis.Nil):
 		return 0, 0, nil
+	case err == nil:
+		return n, ttl, nil
+	case r.fallback(ctx, err):
+		return r.Fallback.Get(ctx, key)
 	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("redis counter get: %w", err)
-	}
-	ttl, err := r.Client.PTTL(ctx, r.Prefix+key).Result()
-	if err != nil {
-		return 0, 0, fmt.Errorf("redis counter ttl: %w", err)
-	}
-	return n, ttl, nil
+	return 0, 0, fmt.Errorf("redis counter get: %w", err)
 }
 
-// Reset deletes a counter from Redis.
+// Reset deletes a counter from Redis, and from Fallback (which may hold
+// counts from an outage).
 func (r *RedisCounter) Reset(ctx context.Context, key string) error {
-	if err := r.Client.Del(ctx, r.Prefix+key).Err(); err != nil {
+	err := r.Redis.Call(ctx, func(ctx context.Context) error {
+		return r.Redis.Client.Del(ctx, r.Prefix+key).Err()
+	})
+	if r.Fallback != nil {
+		if ferr := r.Fallback.Reset(ctx, key); ferr != nil {
+			return ferr
+		}
+		if err != nil && r.fallback(ctx, err) {
+			return nil
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("redis counter reset: %w", err)
 	}
 	return nil
@@ -152,18 +195,24 @@ func (kvRow) TableName() string { return "kv" }
 
 // Get returns nil, nil when the key is missing or expired.
 func (s *SQLStorage) Get(key string) ([]byte, error) {
+	val, _, err := s.get(key)
+	return val, err
+}
+
+// get also returns when the value expires (unix seconds, 0: never).
+func (s *SQLStorage) get(key string) ([]byte, int64, error) {
 	if models.TextProblem(key) != "" {
-		return nil, nil // a forged cookie; no stored key has NUL bytes or bad UTF-8
+		return nil, 0, nil // a forged cookie; no stored key has NUL bytes or bad UTF-8
 	}
 	var row kvRow
 	err := s.DB.Where("key = ? AND (expires_at = 0 OR expires_at > ?)", key, time.Now().Unix()).Take(&row).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kv get: %w", err)
+		return nil, 0, fmt.Errorf("kv get: %w", err)
 	}
-	return row.Value, nil
+	return row.Value, row.ExpiresAt, nil
 }
 
 // Set stores val under key for exp (0: no expiry).

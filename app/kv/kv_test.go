@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"tienda/models/testdb"
 )
 
@@ -24,15 +22,10 @@ func counters(t *testing.T) map[string]Counter {
 		out["sql-"+d] = &SQLCounter{DB: testdb.Open(t, d)}
 	}
 	if url := os.Getenv("TEST_REDIS_URL"); url != "" {
-		opts, err := redis.ParseURL(url)
-		if err != nil {
-			t.Fatalf("TEST_REDIS_URL: %v", err)
-		}
-		c := redis.NewClient(opts)
-		t.Cleanup(func() { _ = c.Close() })
+		r := startRedis(t, url, RedisOptions{})
 		b := make([]byte, 4)
 		_, _ = rand.Read(b)
-		out["redis"] = &RedisCounter{Client: c, Prefix: "test:" + hex.EncodeToString(b) + ":"}
+		out["redis"] = &RedisCounter{Redis: r, Prefix: "test:" + hex.EncodeToString(b) + ":"}
 	}
 	return out
 }

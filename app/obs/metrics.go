@@ -38,6 +38,7 @@ type Metrics struct {
 	llmErrors   *prometheus.CounterVec
 	llmTokens   *prometheus.CounterVec
 	graphqlOps  *prometheus.CounterVec
+	redisFalls  *prometheus.CounterVec
 	// graphqlNames are the operation names counted so far (bounded).
 	graphqlMu    sync.Mutex
 	graphqlNames map[string]bool
@@ -74,8 +75,10 @@ func NewMetrics(db *sql.DB) *Metrics {
 		Help: "GraphQL operations by operation name (the first 100 distinct names, then \"other\"), type and outcome (ok, error)."},
 		[]string{"operation", "type", "outcome"})
 	m.graphqlNames = map[string]bool{}
+	m.redisFalls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tienda_redis_fallbacks_total",
+		Help: "Calls served without Redis while it was unavailable, by component (storage, counter, rate_limiter, cache)."}, []string{"component"})
 	for _, c := range []prometheus.Collector{m.duration, m.inFlight, m.cache, m.rateLimited, m.refusals, m.objects,
-		m.docsIndexed, m.chat, m.llmLatency, m.llmErrors, m.llmTokens, m.graphqlOps,
+		m.docsIndexed, m.chat, m.llmLatency, m.llmErrors, m.llmTokens, m.graphqlOps, m.redisFalls,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})} {
 		f(c)
 	}
@@ -159,6 +162,31 @@ func (m *Metrics) GraphQLOperation(name, opType, outcome string) {
 	}
 	m.graphqlMu.Unlock()
 	m.graphqlOps.WithLabelValues(name, opType, outcome).Inc()
+}
+
+// WatchRedis exports tienda_redis_up (1 while Redis is in use, 0 while its
+// circuit breaker is open and the fallbacks serve), read from up at scrape
+// time. Only a server with REDIS_URL calls it, so the gauge (and its
+// alert) exists only where Redis is configured.
+func (m *Metrics) WatchRedis(up func() bool) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "tienda_redis_up", Help: "1 while Redis is in use, 0 while it is unavailable and the database and memory serve instead (see /ready).",
+	}, func() float64 {
+		if up() {
+			return 1
+		}
+		return 0
+	}))
+}
+
+// RedisFallback counts a call served without Redis, by component.
+func (m *Metrics) RedisFallback(component string) {
+	if m != nil {
+		m.redisFalls.WithLabelValues(component).Inc()
+	}
 }
 
 func (m *Metrics) CacheResult(resource string, hit bool) {

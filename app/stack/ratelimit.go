@@ -14,9 +14,9 @@ import (
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/gofiber/fiber/v2"
-	"github.com/redis/go-redis/v9"
 
 	"tienda/app/config"
+	"tienda/app/kv"
 	"tienda/app/obs"
 	"tienda/app/web"
 )
@@ -122,21 +122,36 @@ func (m *memoryLimiter) Run(ctx context.Context, every time.Duration) {
 
 // redisLimiter is GCRA in Redis (go-redis/redis_rate), shared by every
 // instance: one script decides atomically on Redis's clock, so concurrent
-// requests on several instances never pass more than N per window.
+// requests on several instances never pass more than N per window. While
+// Redis is unavailable (its breaker open, or a call failing) the fallback
+// decides instead: this process's own limiter, so each instance then
+// allows up to N per window on its own, and no request waits for Redis.
 type redisLimiter struct {
-	l      *redis_rate.Limiter
-	prefix string
+	l        *redis_rate.Limiter
+	redis    *kv.Redis
+	prefix   string
+	fallback Limiter
 }
 
-// NewRedisLimiter is the limiter shared by every instance through Redis.
-func NewRedisLimiter(c redis.UniversalClient, prefix string) Limiter {
-	return &redisLimiter{l: redis_rate.NewLimiter(c), prefix: prefix}
+// NewRedisLimiter is the limiter shared by every instance through Redis,
+// with fallback (NewMemoryLimiter) while Redis is unavailable.
+func NewRedisLimiter(r *kv.Redis, prefix string, fallback Limiter) Limiter {
+	return &redisLimiter{l: redis_rate.NewLimiter(r.Client), redis: r, prefix: prefix, fallback: fallback}
 }
 
 func (l *redisLimiter) Allow(ctx context.Context, key string, r config.Rate) (Decision, error) {
-	res, err := l.l.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: r.N, Burst: r.N, Period: r.Window})
+	var res *redis_rate.Result
+	err := l.redis.Call(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = l.l.Allow(ctx, l.prefix+key, redis_rate.Limit{Rate: r.N, Burst: r.N, Period: r.Window})
+		return err
+	})
 	if err != nil {
-		return Decision{}, fmt.Errorf("redis rate limit: %w", err)
+		if ctx.Err() != nil {
+			return Decision{}, fmt.Errorf("redis rate limit: %w", err)
+		}
+		l.redis.Fallback("rate_limiter")
+		return l.fallback.Allow(ctx, key, r)
 	}
 	d := Decision{Allowed: res.Allowed > 0, Limit: r.N, Remaining: res.Remaining, Reset: res.ResetAfter}
 	if !d.Allowed {
@@ -247,9 +262,10 @@ func (l *RateLimit) PerPrincipal(c *fiber.Ctx) error {
 }
 
 // take counts one request of key and sets the RateLimit-* headers; it
-// returns a 429 when the allowance is spent. A store outage lets the
-// request through (logged and counted): refusing every request would turn
-// a Redis hiccup into an outage.
+// returns a 429 when the allowance is spent. A Redis outage is decided by
+// the in-memory fallback (redisLimiter); a limiter that still fails lets
+// the request through (logged and counted): refusing every request would
+// turn a hiccup into an outage.
 func (l *RateLimit) take(c *fiber.Ctx, class, key string) error {
 	r := l.rateFor(class)
 	if r.Off() {
