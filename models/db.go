@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ncruces/go-sqlite3"
 	"github.com/ncruces/go-sqlite3/driver"
 	"github.com/ncruces/go-sqlite3/ext/fts5"
 	"github.com/ncruces/go-sqlite3/gormlite"
@@ -64,7 +65,11 @@ func SQLiteDSN(raw string) string {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	q.Set("_timefmt", "sqlite")
+	// Times are stored as SQLite writes them (TimeFormat3, UTC) and read
+	// back with that one layout: "sqlite" reads with TimeFormatAuto, which
+	// tries five other layouts first, each failure an allocated error, on
+	// every time column of every row.
+	q.Set("_timefmt", string(sqlite3.TimeFormat3))
 	return "file:" + path + "?" + q.Encode()
 }
 
