@@ -16,16 +16,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"log/slog"
-	"net/http"
 	"time"
 
 	gql "github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/executor"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 	"github.com/vektah/gqlparser/v2/ast"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -78,8 +78,7 @@ type Options struct {
 type Handler struct {
 	opts   Options
 	schema gql.ExecutableSchema
-	srv    *handler.Server
-	http   fiber.Handler
+	exec   *executor.Executor
 }
 
 // New builds the endpoint.
@@ -104,18 +103,17 @@ func New(o Options) *Handler {
 	setComplexity(&cfg.Complexity)
 	h.schema = NewExecutableSchema(cfg)
 
-	srv := handler.New(h.schema)
-	// Queries by GET (never mutations: see limits), everything by POST.
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	// gqlgen's executor, driven from the Fiber handler itself: its net/http
+	// server and transports would cost a conversion of every request and
+	// response through the adaptor, and a second JSON pass over the answer.
+	exec := executor.New(h.schema)
 	// Parsed and validated documents, keyed by the query text (not answers).
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	srv.SetErrorPresenter(h.present)
-	srv.SetRecoverFunc(h.recovered)
-	srv.Use(limits{h})
-	srv.Use(observe{h})
-	h.srv = srv
-	h.http = adaptor.HTTPHandler(http.HandlerFunc(h.serveHTTP))
+	exec.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	exec.SetErrorPresenter(h.present)
+	exec.SetRecoverFunc(h.recovered)
+	exec.Use(limits{h})
+	exec.Use(observe{h})
+	h.exec = exec
 	return h
 }
 
@@ -127,13 +125,7 @@ type request struct {
 	method        string
 }
 
-type (
-	requestKey struct{}
-	// contextLocal carries the request's context from Fiber's handler to
-	// the net/http one (a fasthttp user value, which the adaptor's context
-	// exposes).
-	contextLocal struct{}
-)
+type requestKey struct{}
 
 func requestFrom(ctx context.Context) *request {
 	r, _ := ctx.Value(requestKey{}).(*request)
@@ -147,40 +139,84 @@ func principalFrom(ctx context.Context) *web.Principal {
 	return nil
 }
 
-// Serve answers GET and POST /api/v1/graphql through gqlgen's net/http
-// handler, with the Fiber request's context: its deadline, logger and
-// principal.
+// Serve answers GET (queries only) and POST /api/v1/graphql with the
+// request's context: its deadline, logger and principal. It reads the
+// request as gqlgen's GET and POST transports do, with the same statuses.
 func (h *Handler) Serve(c *fiber.Ctx) error {
 	p := web.PrincipalOf(c)
 	if p == nil {
 		return web.Unauthorized("")
 	}
-	if c.Method() == fiber.MethodPost {
+	params := &gql.RawParams{}
+	params.ReadTime.Start = gql.Now()
+	switch c.Method() {
+	case fiber.MethodPost:
+		if err := web.RequireJSON(c); err != nil {
+			return h.refuse(c, fiber.StatusUnsupportedMediaType, web.CodeUnsupportedMedia, "Content-Type must be application/json.")
+		}
 		body := bytes.TrimSpace(c.Body())
 		if bytes.HasPrefix(body, []byte("[")) {
 			return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest,
 				"Batches are not accepted: send one operation per request, as one JSON object {query, variables, operationName}.")
 		}
-		if !json.Valid(body) {
+		if !json.Valid(body) || jsonDecode(body, params) != nil {
 			return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest, "The request body is not valid JSON.")
 		}
-	}
-	if c.Method() == fiber.MethodGet {
-		if v := c.Query("variables"); v != "" && !json.Valid([]byte(v)) {
-			return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest, "The variables are not valid JSON.")
+	default: // GET
+		params.Query, params.OperationName = c.Query("query"), c.Query("operationName")
+		if v := c.Query("variables"); v != "" {
+			if !json.Valid([]byte(v)) || jsonDecode([]byte(v), &params.Variables) != nil {
+				return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest, "The variables are not valid JSON.")
+			}
+		}
+		if v := c.Query("extensions"); v != "" {
+			if jsonDecode([]byte(v), &params.Extensions) != nil {
+				return h.refuse(c, fiber.StatusBadRequest, web.CodeBadRequest, "The extensions are not valid JSON.")
+			}
 		}
 	}
+	params.ReadTime.End = gql.Now()
 	req := &request{principal: *p, correlationID: web.CorrelationID(c), method: c.Method()}
-	c.Locals(contextLocal{}, context.WithValue(c.UserContext(), requestKey{}, req))
+	ctx := gql.StartOperationTrace(context.WithValue(c.UserContext(), requestKey{}, req))
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return h.http(c)
+
+	rc, opErr := h.exec.CreateOperationContext(ctx, params)
+	if opErr != nil {
+		status := fiber.StatusOK
+		if errcode.GetErrorKind(opErr) == errcode.KindProtocol {
+			status = fiber.StatusUnprocessableEntity
+		}
+		return h.write(c, status, h.exec.DispatchError(gql.WithOperationContext(ctx, rc), opErr))
+	}
+	responses, ctx := h.exec.DispatchOperation(ctx, rc)
+	return h.write(c, fiber.StatusOK, responses(ctx))
 }
 
-func (h *Handler) serveHTTP(w http.ResponseWriter, r *http.Request) {
-	if ctx, ok := r.Context().Value(contextLocal{}).(context.Context); ok {
-		r = r.WithContext(ctx)
+// jsonDecode reads JSON as gqlgen's transports do (numbers kept exact).
+func jsonDecode(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// write sends a response. The data is JSON the executor has already
+// written; an answer without errors or extensions is sent as it is,
+// rather than through a second pass of encoding/json over it.
+func (h *Handler) write(c *fiber.Ctx, status int, resp *gql.Response) error {
+	c.Status(status)
+	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+	if len(resp.Errors) == 0 && len(resp.Extensions) == 0 && resp.Label == "" && resp.Path == nil && resp.HasNext == nil && len(resp.Data) > 0 {
+		w := c.Response().BodyWriter()
+		_, _ = io.WriteString(w, `{"data":`)
+		_, _ = w.Write(resp.Data)
+		_, err := io.WriteString(w, `}`)
+		return err
 	}
-	h.srv.ServeHTTP(w, r)
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return fmt.Errorf("graphql response: %w", err)
+	}
+	return c.Send(b)
 }
 
 // refuse answers with a GraphQL error response before any operation runs.
