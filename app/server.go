@@ -178,11 +178,7 @@ func (s *Server) wire(ctx, bg context.Context) error {
 	}
 	s.store.OnChange = s.onChange
 	s.throttle.OnRejected = func() { s.metrics.Refused("login_throttled") }
-	doc, err := api.BuildOpenAPI()
-	if err != nil {
-		return err
-	}
-	s.ops = &api.Ops{DB: s.db, Migrator: s.migrator, OpenAPI: doc, Redis: s.redis}
+	s.ops = &api.Ops{DB: s.db, Migrator: s.migrator, Redis: s.redis}
 	s.metrics.Registry().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "tienda_ready", Help: "1 when the database answers and every migration is applied (as /ready), else 0.",
 	}, s.ops.ReadyGauge))

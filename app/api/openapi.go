@@ -431,7 +431,11 @@ func validateRules(p jsonschema.InterceptPropParams) error {
 
 // OpenAPIDoc serves the document built at start-up.
 func (o *Ops) OpenAPIDoc(c *fiber.Ctx) error {
+	o.openapi.once.Do(func() { o.openapi.doc, o.openapi.err = BuildOpenAPI() })
+	if o.openapi.err != nil {
+		return fmt.Errorf("openapi document: %w", o.openapi.err)
+	}
 	c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
-	return c.Send(o.OpenAPI)
+	return c.Send(o.openapi.doc)
 }

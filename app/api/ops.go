@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"html/template"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +20,13 @@ import (
 type Ops struct {
 	DB       *gorm.DB
 	Migrator *models.Migrator
-	// OpenAPI is the document, built once at start-up.
-	OpenAPI []byte
+	// openapi is the document, reflected once, on its first request:
+	// reflecting every route's types is most of what start-up would cost.
+	openapi struct {
+		once sync.Once
+		doc  []byte
+		err  error
+	}
 	// Redis, when REDIS_URL is set, is reported by /ready as "ok" or
 	// "degraded" (its breaker open: the fallbacks serve). It is optional,
 	// so a degraded Redis leaves /ready at 200.
