@@ -51,6 +51,10 @@ type ListParams struct {
 	// CountBudget is how long counting the total may take (0:
 	// DefaultCountBudget); past it the total is an estimate.
 	CountBudget time.Duration
+	// After, when set, asks for the page after that row (a keyset cursor,
+	// ParseAfter) instead of page Page: deep pages cost what the first
+	// one costs. The page's number is then unknown (Page 0).
+	After *Keyset
 	// Deprecated: totals are no longer capped and CountCap is ignored;
 	// CountBudget bounds the count's time instead.
 	CountCap int
@@ -64,6 +68,9 @@ type Page[T any] struct {
 	Page            int   `json:"page"`
 	PageSize        int   `json:"page_size"`
 	HasNext         bool  `json:"has_next"`
+	// NextAfter is the cursor of the next page (send it as after), when
+	// there is one.
+	NextAfter string `json:"next_after,omitempty"`
 }
 
 // CheckSort validates a sort key against the whitelist; "" means default.
@@ -154,21 +161,30 @@ func List[T any](ctx context.Context, db *gorm.DB, spec ListSpec, p ListParams) 
 	}
 	offset := (p.Page - 1) * p.PageSize
 	out := Page[T]{Page: p.Page, PageSize: p.PageSize}
+	if p.After != nil {
+		offset, out.Page = 0, 0
+	}
 	readPage := func(tx *gorm.DB) error {
 		items := make([]T, 0, p.PageSize+1)
-		if err := base(tx).Order(spec.OrderBy(p.Sort)).Offset(offset).Limit(p.PageSize + 1).Find(&items).Error; err != nil {
+		q := base(tx)
+		if p.After != nil {
+			q = p.After.after(q)
+		}
+		if err := q.Order(spec.OrderBy(p.Sort)).Offset(offset).Limit(p.PageSize + 1).Find(&items).Error; err != nil {
 			return fmt.Errorf("list %s: %w", spec.Table, err)
 		}
 		if len(items) > p.PageSize {
 			out.HasNext = true
 			items = items[:p.PageSize]
+			out.NextAfter = NextAfter(spec, p.Sort, &items[len(items)-1])
 		}
 		out.Items = items
 		return nil
 	}
 	// The page itself tells the total when it holds the last row (or the
-	// first page is empty); otherwise the rows are counted.
-	mustCount := func() bool { return out.HasNext || (len(out.Items) == 0 && p.Page > 1) }
+	// first page is empty); otherwise the rows are counted. A page asked
+	// by cursor does not know the rows before it, so it always counts.
+	mustCount := func() bool { return p.After != nil || out.HasNext || (len(out.Items) == 0 && p.Page > 1) }
 	var total int64
 	var estimate bool
 	if Dialect(db) == Postgres {
@@ -195,9 +211,12 @@ func List[T any](ctx context.Context, db *gorm.DB, spec ListSpec, p ListParams) 
 	// may contradict the page just read. A page with rows proves the rows
 	// up to it (and one more if there is a next page); an empty page
 	// proves that no row reaches it.
-	if out.HasNext {
+	switch {
+	case out.HasNext:
 		total = max(total, given+1)
-	} else {
+	case p.After != nil:
+		total = max(total, given) // the rows before the cursor are not known
+	default:
 		total = min(total, int64(offset))
 	}
 	out.Total, out.TotalIsEstimate = total, estimate

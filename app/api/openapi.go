@@ -45,7 +45,8 @@ type (
 		Page     int    `query:"page" validate:"omitempty,min=1,max=1000000" description:"Page number, from 1."`
 		PageSize int    `query:"page_size" validate:"omitempty,min=1,max=100" description:"Items per page (default 20)."`
 		Sort     string `query:"sort" description:"A sortable field; prefix - for descending."`
-		Q        string `query:"q" validate:"omitempty,max=200" description:"Text search."`
+		Q        string `query:"q" validate:"omitempty,max=200" description:"Text search: every word must occur in a searched field (case and accents ignored)."`
+		After    string `query:"after" description:"A page's next_after: the page after it, as fast however deep (instead of page; the answer's page is then 0)."`
 	}
 	productListParams struct {
 		listParams

@@ -103,11 +103,21 @@ func (r *Resource[T, PT]) list(c *fiber.Ctx) error {
 			return err
 		}
 	}
+	var after *models.Keyset
+	if raw := c.Query("after"); raw != "" && fields["sort"] == "" {
+		if c.Query("page") != "" {
+			fields["after"] = "cannot be combined with page: a cursor names where the page starts"
+		} else if k, err := models.ParseAfter[T](r.Spec, sort, raw); errors.As(err, &ve) {
+			fields["after"] = ve.Fields["after"]
+		} else {
+			after = k
+		}
+	}
 	if len(fields) > 0 {
 		return web.Invalid(fields)
 	}
 	q := c.Query("q") // bounded and checked by models.List
-	params := models.ListParams{Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered}
+	params := models.ListParams{Page: page, PageSize: size, Sort: sort, Q: q, Scope: scope, Filtered: filtered, After: after}
 	out, err := models.List[T](c.UserContext(), r.Store.DB, r.Spec, params)
 	if err != nil {
 		return err
