@@ -79,25 +79,35 @@ type Service struct {
 	Now func() time.Time
 }
 
-// Chat answers req, calling emit for every event. An emit error (the
-// client is gone) stops the generation upstream. On failure an error event
-// is emitted and the error returned.
+// Prepared is a message ready for the model: its passages retrieved and
+// its prompt built.
+type Prepared struct {
+	comp  Completion
+	model string
+	start time.Time
+}
+
+// Chat answers req, calling emit for every event: Prepare, then Answer. An
+// emit error (the client is gone) stops the generation upstream. On
+// failure an error event is emitted and the error returned.
 func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error) (Result, error) {
-	now := s.Now
-	if now == nil {
-		now = time.Now
-	}
-	start := now()
-	res := Result{Model: req.Model}
-	if res.Model == "" || s.Provider.Name() == "extractive" {
-		res.Model = s.Provider.DefaultModel()
-	}
-	fail := func(err error) (Result, error) {
-		res.LatencyMS = now().Sub(start).Milliseconds()
+	p, res, err := s.Prepare(ctx, req)
+	if err != nil {
 		if ctx.Err() == nil {
 			_ = emit(Event{Type: EventError, Err: err})
 		}
 		return res, err
+	}
+	return s.Answer(ctx, p, emit)
+}
+
+// Prepare retrieves the passages for req and builds the prompt. On failure
+// the Result holds what is known of the message (model, latency) for the
+// caller to record.
+func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, error) {
+	p := &Prepared{model: req.Model, start: s.now()}
+	if p.model == "" || s.Provider.Name() == "extractive" {
+		p.model = s.Provider.DefaultModel()
 	}
 	topK := req.TopK
 	if topK <= 0 {
@@ -105,24 +115,37 @@ func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error)
 	}
 	found, err := s.Retriever.Search(ctx, req.Message, topK, ModeHybrid)
 	if err != nil {
-		return fail(fmt.Errorf("retrieve passages: %w", err))
+		return nil, Result{Model: p.model, LatencyMS: s.now().Sub(p.start).Milliseconds()}, fmt.Errorf("retrieve passages: %w", err)
 	}
-	comp := s.buildPrompt(req, found)
-	res.Sources = comp.Sources
-	if err := emit(Event{Type: EventSources, Sources: comp.Sources}); err != nil {
+	p.comp = s.buildPrompt(req, found)
+	return p, Result{}, nil
+}
+
+// Answer calls the model with a prepared message, emitting sources,
+// token... then done, or error.
+func (s *Service) Answer(ctx context.Context, p *Prepared, emit func(Event) error) (Result, error) {
+	res := Result{Model: p.model, Sources: p.comp.Sources}
+	fail := func(err error) (Result, error) {
+		res.LatencyMS = s.now().Sub(p.start).Milliseconds()
+		if ctx.Err() == nil {
+			_ = emit(Event{Type: EventError, Err: err})
+		}
+		return res, err
+	}
+	if err := emit(Event{Type: EventSources, Sources: p.comp.Sources}); err != nil {
 		return res, err
 	}
 	var answer strings.Builder
-	usage, err := s.Provider.Stream(ctx, comp, func(delta string) error {
+	usage, err := s.Provider.Stream(ctx, p.comp, func(delta string) error {
 		if answer.Len() == 0 {
-			res.FirstTokenMS = now().Sub(start).Milliseconds()
+			res.FirstTokenMS = s.now().Sub(p.start).Milliseconds()
 		}
 		answer.WriteString(delta)
 		return emit(Event{Type: EventToken, Delta: delta})
 	})
 	res.Answer = answer.String()
 	if usage.Total() == 0 && s.Tokens != nil {
-		for _, m := range comp.Messages {
+		for _, m := range p.comp.Messages {
 			usage.PromptTokens += s.Tokens.Count(m.Content)
 		}
 		usage.CompletionTokens = s.Tokens.Count(res.Answer)
@@ -130,14 +153,21 @@ func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error)
 	res.Usage = usage
 	if err != nil {
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
-			res.LatencyMS = now().Sub(start).Milliseconds()
+			res.LatencyMS = s.now().Sub(p.start).Milliseconds()
 			return res, err
 		}
 		return fail(err)
 	}
-	res.LatencyMS = now().Sub(start).Milliseconds()
+	res.LatencyMS = s.now().Sub(p.start).Milliseconds()
 	err = emit(Event{Type: EventDone, TokensUsed: usage.Total(), LatencyMS: res.LatencyMS, Model: res.Model})
 	return res, err
+}
+
+func (s *Service) now() time.Time {
+	if s.Now == nil {
+		return time.Now()
+	}
+	return s.Now()
 }
 
 // buildPrompt numbers the passages that fit the context budget and builds
