@@ -33,7 +33,10 @@ func (s *Server) startChat(bg context.Context) error {
 	p := &chatParts{tokens: tok, ssePing: api.SSEPingInterval}
 	cfg := s.cfg
 	if cfg.LLMBaseURL != "" && cfg.LLMEmbedModel != "" {
-		p.embedder = chat.NewOpenAIEmbedder(cfg.LLMBaseURL, cfg.LLMAPIKey, cfg.LLMEmbedModel)
+		// Every call, indexing batches included, ends by LLM_TIMEOUT.
+		p.embedder = chat.NewOpenAIEmbedder(chat.OpenAIEmbedderConfig{
+			BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMEmbedModel, Timeout: cfg.LLMTimeout,
+		})
 	} else {
 		p.embedder = chat.HashEmbedder{Tokens: tok}
 	}

@@ -178,7 +178,7 @@ func TestOpenAIProviderModels(t *testing.T) {
 func TestOpenAIEmbedder(t *testing.T) {
 	fake := openaitest.New()
 	defer fake.Close()
-	e := chat.NewOpenAIEmbedder(fake.BaseURL(), "k", "fake-embed")
+	e := chat.NewOpenAIEmbedder(chat.OpenAIEmbedderConfig{BaseURL: fake.BaseURL(), APIKey: "k", Model: "fake-embed"})
 	vecs, tokens, err := e.Embed(context.Background(), []string{"return policy", "lamp shades"})
 	if err != nil {
 		t.Fatal(err)

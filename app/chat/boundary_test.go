@@ -1,0 +1,124 @@
+package chat_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"tienda/app/chat"
+	"tienda/app/chat/openaitest"
+)
+
+// The LLM boundary never hangs: every call to an OpenAI-compatible server
+// ends by its deadline, whatever the server does.
+
+func newEmbedder(fake *openaitest.Server, timeout time.Duration, edit ...func(*chat.OpenAIEmbedderConfig)) *chat.OpenAIEmbedder {
+	cfg := chat.OpenAIEmbedderConfig{BaseURL: fake.BaseURL(), APIKey: "k", Model: "fake-embed", Timeout: timeout,
+		RetryBase: 20 * time.Millisecond}
+	for _, e := range edit {
+		e(&cfg)
+	}
+	return chat.NewOpenAIEmbedder(cfg)
+}
+
+func TestOpenAIEmbedderNeverHangs(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	cases := []struct {
+		name     string
+		replies  []openaitest.Reply
+		want     error // nil: vectors
+		requests int
+	}{
+		{"answers", []openaitest.Reply{{}}, nil, 1},
+		{"slow but within the timeout", []openaitest.Reply{{Delay: 200 * time.Millisecond}}, nil, 1},
+		{"slower than the timeout", []openaitest.Reply{{Delay: 5 * time.Second}}, chat.ErrTimeout, 1},
+		{"stalls before answering", []openaitest.Reply{{Mode: openaitest.Stall}}, chat.ErrTimeout, 1},
+		{"hangs halfway through its body", []openaitest.Reply{{Mode: openaitest.Hang}}, chat.ErrTimeout, 1},
+		{"resets the connection, then answers", []openaitest.Reply{{Mode: openaitest.Reset}, {}}, nil, 2},
+		{"resets every connection", []openaitest.Reply{{Mode: openaitest.Reset}, {Mode: openaitest.Reset}, {Mode: openaitest.Reset}}, chat.ErrUnavailable, 3},
+		{"500 then answers", []openaitest.Reply{{Mode: openaitest.Status, Status: 500}, {}}, nil, 2},
+		{"garbage", []openaitest.Reply{{Mode: openaitest.Garbage}}, chat.ErrBadResponse, 1},
+		{"400 is not retried", []openaitest.Reply{{Mode: openaitest.Status, Status: 400}}, chat.ErrUnavailable, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := openaitest.New()
+			defer fake.Close()
+			fake.PushEmbeddings(tc.replies...)
+			fake.EmbedDefault = openaitest.Reply{Mode: openaitest.Stall}
+			e := newEmbedder(fake, timeout)
+			start := time.Now()
+			vecs, _, err := e.Embed(context.Background(), []string{"return policy", "lamp shades"})
+			took := time.Since(start)
+			if tc.want == nil && (err != nil || len(vecs) != 2) {
+				t.Fatalf("want vectors, got %d, %v", len(vecs), err)
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Fatalf("error %v, want %v", err, tc.want)
+			}
+			if took > timeout+500*time.Millisecond {
+				t.Fatalf("answered after %v, past the %v timeout", took, timeout)
+			}
+			if n := fake.EmbeddingRequests(); n != tc.requests {
+				t.Fatalf("%d requests, want %d", n, tc.requests)
+			}
+		})
+	}
+}
+
+func TestOpenAIEmbedderRetriesOnlyWithinItsDeadline(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.EmbedDefault = openaitest.Reply{Mode: openaitest.Reset}
+	// The second retry's backoff (2 x 300ms) does not fit in the 700ms
+	// left: the server is reported down, not timed out.
+	e := newEmbedder(fake, 700*time.Millisecond, func(c *chat.OpenAIEmbedderConfig) { c.RetryBase = 300 * time.Millisecond })
+	_, _, err := e.Embed(context.Background(), []string{"x"})
+	if !errors.Is(err, chat.ErrUnavailable) || errors.Is(err, chat.ErrTimeout) {
+		t.Fatalf("want the outage, got %v", err)
+	}
+	if n := fake.EmbeddingRequests(); n != 2 {
+		t.Fatalf("%d requests, want 2", n)
+	}
+}
+
+func TestOpenAIEmbedderCallerCancels(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.EmbedDefault = openaitest.Reply{Mode: openaitest.Stall}
+	br := chat.NewBreaker(1, time.Hour)
+	e := newEmbedder(fake, 10*time.Second, func(c *chat.OpenAIEmbedderConfig) { c.Breaker = br })
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, _, err := e.Embed(ctx, []string{"x"})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("want the caller's cancellation, got %v", err)
+	}
+	select {
+	case <-fake.CancelledCh():
+	case <-time.After(2 * time.Second):
+		t.Fatal("the upstream request was not cancelled")
+	}
+	if br.Open() {
+		t.Fatal("a caller that goes away is not the server's failure")
+	}
+}
+
+func TestOpenAIEmbedderBreakerFailsFast(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.EmbedDefault = openaitest.Reply{Mode: openaitest.Stall}
+	br := chat.NewBreaker(2, time.Hour)
+	e := newEmbedder(fake, 200*time.Millisecond, func(c *chat.OpenAIEmbedderConfig) { c.Breaker = br })
+	for i := 0; i < 2; i++ {
+		if _, _, err := e.Embed(context.Background(), []string{"x"}); !errors.Is(err, chat.ErrTimeout) {
+			t.Fatalf("call %d: %v", i, err)
+		}
+	}
+	start := time.Now()
+	_, _, err := e.Embed(context.Background(), []string{"x"})
+	if !errors.Is(err, chat.ErrUnavailable) || time.Since(start) > 50*time.Millisecond || fake.EmbeddingRequests() != 2 {
+		t.Fatalf("an open circuit fails fast without calling: %v after %v, %d requests", err, time.Since(start), fake.EmbeddingRequests())
+	}
+}
