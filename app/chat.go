@@ -33,7 +33,8 @@ func (s *Server) startChat(bg context.Context) error {
 	p := &chatParts{tokens: tok, ssePing: api.SSEPingInterval}
 	cfg := s.cfg
 	if cfg.LLMBaseURL != "" && cfg.LLMEmbedModel != "" {
-		// Every call, indexing batches included, ends by LLM_TIMEOUT.
+		// Every call, indexing batches included, ends by LLM_TIMEOUT; a
+		// query's embedding is bounded tighter by the retriever.
 		p.embedder = chat.NewOpenAIEmbedder(chat.OpenAIEmbedderConfig{
 			BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMEmbedModel, Timeout: cfg.LLMTimeout,
 		})
@@ -58,6 +59,8 @@ func (s *Server) startChat(bg context.Context) error {
 		p.embedder = obs.TracedEmbedder{Embedder: p.embedder, Tracer: tr}
 	}
 	p.retriever = chat.NewRetriever(s.db, p.embedder)
+	p.retriever.QueryEmbedTimeout = cfg.QueryEmbedTimeout()
+	p.retriever.Log = s.log
 	p.indexer = chat.NewIndexer(s.db, p.embedder, tok, s.log)
 	p.indexer.Workers = cfg.Chat.IndexWorkers
 	if cfg.Chat.NATSURL != "" {

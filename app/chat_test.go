@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"tienda/app/api"
 	"tienda/app/chat/openaitest"
 	"tienda/app/config"
 	"tienda/app/web"
@@ -74,6 +76,13 @@ func TestChatAPIOffline(t *testing.T) {
 			if r.Status != 200 {
 				t.Fatalf("search %s: %d %s", mode, r.Status, r.Body)
 			}
+			want := mode
+			if want == "" {
+				want = "hybrid"
+			}
+			if m := r.Map(t); m["mode"] != want || m["retrieval"] != want {
+				t.Fatalf("search %s: mode and retrieval %v %v", mode, m["mode"], m["retrieval"])
+			}
 			var out struct {
 				Results []struct {
 					DocumentID int64   `json:"document_id"`
@@ -105,8 +114,12 @@ func TestChatAPIOffline(t *testing.T) {
 			TokensUsed int    `json:"tokens_used"`
 			Model      string `json:"model"`
 			LatencyMS  *int64 `json:"latency_ms"`
+			Retrieval  string `json:"retrieval"`
 		}
 		r.JSON(t, &ans)
+		if ans.Retrieval != "hybrid" {
+			t.Fatalf("chat retrieval %q", ans.Retrieval)
+		}
 		if !strings.Contains(ans.Answer, "No language model is configured") || !strings.Contains(ans.Answer, "30 days") ||
 			!strings.Contains(ans.Answer, "[1]") {
 			t.Fatalf("extractive answer: %q", ans.Answer)
@@ -613,5 +626,31 @@ func TestChatStreamEndsCleanlyOnShutdown(t *testing.T) {
 	case <-fake.CancelledCh():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the upstream generation was not cancelled")
+	}
+}
+
+// TestChatRetrievalInOpenAPI: the OpenAPI document shows how answers were
+// retrieved.
+func TestChatRetrievalInOpenAPI(t *testing.T) {
+	doc, err := api.BuildOpenAPI()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Enum []string `json:"enum"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(doc, &spec); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ChatAnswer", "SearchResults"} {
+		if p, ok := spec.Components.Schemas[name].Properties["retrieval"]; !ok || !slices.Contains(p.Enum, "keyword") {
+			t.Fatalf("OpenAPI %s has no retrieval property: %+v", name, spec.Components.Schemas[name])
+		}
 	}
 }

@@ -106,6 +106,7 @@ type (
 		TokensUsed int          `json:"tokens_used"`
 		Model      string       `json:"model"`
 		LatencyMS  int64        `json:"latency_ms"`
+		Retrieval  string       `json:"retrieval" enum:"hybrid,keyword" description:"How the sources were found: hybrid, or keyword when the question could not be embedded in time (the embedding server failed or was too slow)."`
 	}
 	chatModels struct {
 		Models   []string `json:"models"`
@@ -114,8 +115,10 @@ type (
 	}
 	searchResults struct {
 		Results []chat.Source `json:"results"`
-		Mode    string        `json:"mode"`
-		TookMS  int64         `json:"took_ms"`
+		Mode    string        `json:"mode" enum:"keyword,semantic,hybrid" description:"The mode asked for."`
+		// Retrieval is the mode used: Mode, or keyword after a fallback.
+		Retrieval string `json:"retrieval" enum:"keyword,semantic,hybrid" description:"The retrieval used: the mode asked for, or keyword when the query could not be embedded in time (the embedding server failed or was too slow)."`
+		TookMS    int64  `json:"took_ms"`
 	}
 	embeddingItem struct {
 		Object    string    `json:"object"`
@@ -133,6 +136,16 @@ type (
 	}
 	sseStream string
 )
+
+// JSONSchema describes the events of the stream.
+func (sseStream) JSONSchema() (jsonschema.Schema, error) {
+	s := jsonschema.Schema{}
+	s.WithType(jsonschema.String.Type()).WithDescription("Server-Sent Events, in order: `sources` " +
+		`({"sources": [...], "retrieval": "hybrid"|"keyword"}), ` + "`token` " + `({"delta": "..."}) ` +
+		"repeated, then `done` " + `({"tokens_used", "latency_ms", "model", "retrieval"}) ` + "or `error` " +
+		`({"code", "error"}). Comment lines (": ping") keep the connection alive.`)
+	return s, nil
+}
 
 // Chat serves the knowledge base and chat API: chat (plain and streamed),
 // document search, embeddings and the model list.
@@ -293,13 +306,13 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 	res, err := h.Service.Chat(ctx, req, func(chat.Event) error { return nil })
 	h.recordUsage(p.UserID, res, outcomeOf(err))
 	web.Log(c, h.Log).InfoContext(ctx, "chat answered", "user_id", p.UserID, "model", res.Model, "tokens", res.Usage.Total(),
-		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "outcome", outcomeOf(err))
+		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcomeOf(err))
 	if err != nil {
 		return chatError(err)
 	}
 	return c.JSON(chatAnswer{
 		Answer: res.Answer, Sources: chatSources(res.Sources), TokensUsed: res.Usage.Total(),
-		Model: res.Model, LatencyMS: res.LatencyMS,
+		Model: res.Model, LatencyMS: res.LatencyMS, Retrieval: res.Retrieval,
 	})
 }
 
@@ -338,11 +351,11 @@ func (h *Chat) Search(c *fiber.Ctx) error {
 		mode = chat.ModeHybrid
 	}
 	start := time.Now()
-	res, err := h.Retriever.Search(c.UserContext(), query, topK, mode)
+	res, retrieval, err := h.Retriever.Search(c.UserContext(), query, topK, mode)
 	if err != nil {
 		return chatError(err)
 	}
-	return c.JSON(searchResults{Results: res, Mode: mode, TookMS: time.Since(start).Milliseconds()})
+	return c.JSON(searchResults{Results: res, Mode: mode, Retrieval: retrieval, TookMS: time.Since(start).Milliseconds()})
 }
 
 // Embeddings: OpenAI's embeddings shape.

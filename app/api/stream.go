@@ -74,7 +74,7 @@ func (h *Chat) runStream(ctx context.Context, cancel context.CancelFunc, w *bufi
 		})
 		h.recordUsage(userID, res, outcomeOf(err))
 		attrs := []any{"user_id", userID, "model", res.Model, "tokens", res.Usage.Total(), "latency_ms", res.LatencyMS,
-			"first_token_ms", res.FirstTokenMS, "sources", len(res.Sources), "outcome", outcomeOf(err)}
+			"first_token_ms", res.FirstTokenMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcomeOf(err)}
 		if err != nil && !errors.Is(err, context.Canceled) {
 			log.Warn("chat stream failed", append(attrs, "err", err)...)
 		} else {
@@ -136,11 +136,11 @@ func formatEvent(ev chat.Event) string {
 	var data any
 	switch ev.Type {
 	case chat.EventSources:
-		data = fiber.Map{"sources": chatSources(ev.Sources)}
+		data = fiber.Map{"sources": chatSources(ev.Sources), "retrieval": ev.Retrieval}
 	case chat.EventToken:
 		data = fiber.Map{"delta": ev.Delta}
 	case chat.EventDone:
-		data = fiber.Map{"tokens_used": ev.TokensUsed, "latency_ms": ev.LatencyMS, "model": ev.Model}
+		data = fiber.Map{"tokens_used": ev.TokensUsed, "latency_ms": ev.LatencyMS, "model": ev.Model, "retrieval": ev.Retrieval}
 	case chat.EventError:
 		ae := chatError(ev.Err)
 		data = fiber.Map{"code": ae.Code, "error": ae.Message}

@@ -3,11 +3,14 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"tienda/app/chat"
 	"tienda/app/chat/openaitest"
+	"tienda/models"
 )
 
 // The LLM boundary never hangs: every call to an OpenAI-compatible server
@@ -121,4 +124,72 @@ func TestOpenAIEmbedderBreakerFailsFast(t *testing.T) {
 	if !errors.Is(err, chat.ErrUnavailable) || time.Since(start) > 50*time.Millisecond || fake.EmbeddingRequests() != 2 {
 		t.Fatalf("an open circuit fails fast without calling: %v after %v, %d requests", err, time.Since(start), fake.EmbeddingRequests())
 	}
+}
+
+// blockingEmbedder waits for its context on texts containing block (as a
+// stalled server would), and embeds the others.
+type blockingEmbedder struct {
+	chat.HashEmbedder
+	mu    sync.Mutex
+	block string
+	calls int
+}
+
+func (b *blockingEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, int, error) {
+	b.mu.Lock()
+	b.calls++
+	block := b.block
+	b.mu.Unlock()
+	for _, t := range texts {
+		if block != "" && strings.Contains(t, block) {
+			<-ctx.Done()
+			return nil, 0, ctx.Err()
+		}
+	}
+	return b.HashEmbedder.Embed(ctx, texts)
+}
+
+func (b *blockingEmbedder) setBlock(s string) {
+	b.mu.Lock()
+	b.block = s
+	b.mu.Unlock()
+}
+
+func TestSearchFallsBackToKeywordsWhenTheEmbedderFailsOrStalls(t *testing.T) {
+	forDialects(t, func(t *testing.T, dialect string) {
+		env := newIndexEnv(t, dialect, chat.HashEmbedder{})
+		doc := &models.Document{Title: "Returns", Content: "Lamps can be returned within 30 days."}
+		if err := env.store.Create(env.ctx, doc); err != nil {
+			t.Fatal(err)
+		}
+		env.runOnce(t)
+		stalled := &blockingEmbedder{block: "lamps"}
+		failing := &flakyEmbedder{fails: 100}
+		for name, e := range map[string]chat.Embedder{"stalled": stalled, "failing": failing} {
+			r := chat.NewRetriever(env.db, e)
+			r.QueryEmbedTimeout = 300 * time.Millisecond
+			for _, mode := range []string{chat.ModeHybrid, chat.ModeSemantic} {
+				start := time.Now()
+				hits, retrieval, err := r.Search(env.ctx, "returned lamps", 3, mode)
+				if err != nil || len(hits) != 1 || hits[0].DocumentID != doc.ID || retrieval != chat.ModeKeyword {
+					t.Fatalf("%s embedder, %s: %+v %q %v", name, mode, hits, retrieval, err)
+				}
+				if took := time.Since(start); took > time.Second {
+					t.Fatalf("%s embedder, %s: answered after %v", name, mode, took)
+				}
+			}
+		}
+		// Once the embedder answers, hybrid is hybrid again.
+		stalled.setBlock("")
+		hits, retrieval, err := chat.NewRetriever(env.db, stalled).Search(env.ctx, "returned lamps", 3, chat.ModeHybrid)
+		if err != nil || len(hits) != 1 || retrieval != chat.ModeHybrid {
+			t.Fatalf("hybrid: %+v %q %v", hits, retrieval, err)
+		}
+		// The caller's own end is an error, not a fallback.
+		ctx, cancel := context.WithCancel(env.ctx)
+		cancel()
+		if _, _, err := chat.NewRetriever(env.db, stalled).Search(ctx, "returned lamps", 3, chat.ModeHybrid); err == nil {
+			t.Fatal("a cancelled search must fail")
+		}
+	})
 }

@@ -21,7 +21,10 @@ const (
 type Event struct {
 	Type    string
 	Sources []Source // sources
-	Delta   string   // token
+	// Retrieval is how the sources were found (sources and done):
+	// ModeHybrid, or ModeKeyword when the question could not be embedded.
+	Retrieval string
+	Delta     string // token
 	// done
 	TokensUsed int
 	LatencyMS  int64
@@ -61,6 +64,8 @@ type Result struct {
 	LatencyMS int64
 	// FirstTokenMS is the time to the first token (0 if none).
 	FirstTokenMS int64
+	// Retrieval is how the sources were found (see Event.Retrieval).
+	Retrieval string
 }
 
 // DefaultSystemPrompt grounds the model on the passages.
@@ -82,9 +87,10 @@ type Service struct {
 // Prepared is a message ready for the model: its passages retrieved and
 // its prompt built.
 type Prepared struct {
-	comp  Completion
-	model string
-	start time.Time
+	comp      Completion
+	model     string
+	retrieval string
+	start     time.Time
 }
 
 // Chat answers req, calling emit for every event: Prepare, then Answer. An
@@ -102,8 +108,8 @@ func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error)
 }
 
 // Prepare retrieves the passages for req and builds the prompt. On failure
-// the Result holds what is known of the message (model, latency) for the
-// caller to record.
+// the Result holds what is known of the message (model, latency,
+// retrieval) for the caller to record.
 func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, error) {
 	p := &Prepared{model: req.Model, start: s.now()}
 	if p.model == "" || s.Provider.Name() == "extractive" {
@@ -113,10 +119,11 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, 
 	if topK <= 0 {
 		topK = 5
 	}
-	found, err := s.Retriever.Search(ctx, req.Message, topK, ModeHybrid)
+	found, retrieval, err := s.Retriever.Search(ctx, req.Message, topK, ModeHybrid)
 	if err != nil {
 		return nil, Result{Model: p.model, LatencyMS: s.now().Sub(p.start).Milliseconds()}, fmt.Errorf("retrieve passages: %w", err)
 	}
+	p.retrieval = retrieval
 	p.comp = s.buildPrompt(req, found)
 	return p, Result{}, nil
 }
@@ -124,7 +131,7 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, 
 // Answer calls the model with a prepared message, emitting sources,
 // token... then done, or error.
 func (s *Service) Answer(ctx context.Context, p *Prepared, emit func(Event) error) (Result, error) {
-	res := Result{Model: p.model, Sources: p.comp.Sources}
+	res := Result{Model: p.model, Retrieval: p.retrieval, Sources: p.comp.Sources}
 	fail := func(err error) (Result, error) {
 		res.LatencyMS = s.now().Sub(p.start).Milliseconds()
 		if ctx.Err() == nil {
@@ -132,7 +139,7 @@ func (s *Service) Answer(ctx context.Context, p *Prepared, emit func(Event) erro
 		}
 		return res, err
 	}
-	if err := emit(Event{Type: EventSources, Sources: p.comp.Sources}); err != nil {
+	if err := emit(Event{Type: EventSources, Sources: p.comp.Sources, Retrieval: p.retrieval}); err != nil {
 		return res, err
 	}
 	var answer strings.Builder
@@ -159,7 +166,7 @@ func (s *Service) Answer(ctx context.Context, p *Prepared, emit func(Event) erro
 		return fail(err)
 	}
 	res.LatencyMS = s.now().Sub(p.start).Milliseconds()
-	err = emit(Event{Type: EventDone, TokensUsed: usage.Total(), LatencyMS: res.LatencyMS, Model: res.Model})
+	err = emit(Event{Type: EventDone, TokensUsed: usage.Total(), LatencyMS: res.LatencyMS, Model: res.Model, Retrieval: p.retrieval})
 	return res, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // ChatConfig is the knowledge base and chat configuration (besides the
@@ -15,6 +16,10 @@ type ChatConfig struct {
 	// IndexWorkers is the number of indexing workers per instance
 	// (CHAT_INDEX_WORKERS, default 1).
 	IndexWorkers int
+	// QueryEmbedTimeout bounds the embedding of a search or chat query
+	// (LLM_QUERY_EMBED_TIMEOUT); past it the search uses keywords alone.
+	// 0 (unset): see Config.QueryEmbedTimeout.
+	QueryEmbedTimeout time.Duration
 	// NATSURL, when set, is where document.indexed events are published
 	// (NATS_URL, e.g. nats://127.0.0.1:4222).
 	NATSURL string
@@ -33,9 +38,27 @@ func loadChatConfig(get func(k, def string) string) (ChatConfig, error) {
 		return c, fmt.Errorf("CHAT_INDEX_WORKERS must be a whole number from 1 to 16")
 	}
 	c.IndexWorkers = w
+	if v := get("LLM_QUERY_EMBED_TIMEOUT", ""); v != "" {
+		if c.QueryEmbedTimeout, err = time.ParseDuration(v); err != nil || c.QueryEmbedTimeout <= 0 {
+			return c, fmt.Errorf("LLM_QUERY_EMBED_TIMEOUT must be a positive duration such as 5s")
+		}
+	}
 	c.NATSURL = get("NATS_URL", "")
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
 		return c, fmt.Errorf("NATS_URL must be a nats:// or tls:// URL")
 	}
 	return c, nil
+}
+
+// DefaultQueryEmbedTimeout caps the default wait for a query's embedding.
+const DefaultQueryEmbedTimeout = 5 * time.Second
+
+// QueryEmbedTimeout is how long search and chat wait for the embedding of
+// a query before answering from keywords alone: LLM_QUERY_EMBED_TIMEOUT
+// when set, else the smaller of LLM_TIMEOUT and 5s.
+func (c Config) QueryEmbedTimeout() time.Duration {
+	if c.Chat.QueryEmbedTimeout > 0 {
+		return c.Chat.QueryEmbedTimeout
+	}
+	return min(c.LLMTimeout, DefaultQueryEmbedTimeout)
 }

@@ -46,6 +46,7 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},
+		{"bad query embed timeout", map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "-1s"}, "LLM_QUERY_EMBED_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -54,6 +55,21 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 				t.Fatalf("err = %v, want one line mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadQueryEmbedTimeout(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.QueryEmbedTimeout != 0 || c.QueryEmbedTimeout() != DefaultQueryEmbedTimeout {
+		t.Fatalf("default: %v %v", c.QueryEmbedTimeout(), err)
+	}
+	c, err = Load(envOf(map[string]string{"LLM_TIMEOUT": "2s"}))
+	if err != nil || c.QueryEmbedTimeout() != 2*time.Second {
+		t.Fatalf("a query's embedding waits no longer than LLM_TIMEOUT: %v %v", c.QueryEmbedTimeout(), err)
+	}
+	c, err = Load(envOf(map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "800ms"}))
+	if err != nil || c.QueryEmbedTimeout() != 800*time.Millisecond {
+		t.Fatalf("set: %v %v", c.QueryEmbedTimeout(), err)
 	}
 }
 
