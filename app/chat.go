@@ -63,6 +63,7 @@ func (s *Server) startChat(bg context.Context) error {
 	p.retriever.Log = s.log
 	p.indexer = chat.NewIndexer(s.db, p.embedder, tok, s.log)
 	p.indexer.Workers = cfg.Chat.IndexWorkers
+	p.indexer.JobTimeout = cfg.Chat.IndexJobTimeout
 	if cfg.Chat.NATSURL != "" {
 		pub, err := chat.NewNATSPublisher(bg, cfg.Chat.NATSURL, s.log)
 		if err != nil {

@@ -629,6 +629,75 @@ func TestChatStreamEndsCleanlyOnShutdown(t *testing.T) {
 	}
 }
 
+// The LLM boundary never hangs (issue 12, item 8).
+
+// withFakeEmbeddings points the chat and the embeddings at the fake.
+func withFakeEmbeddings(fake *openaitest.Server, timeout time.Duration) func(*config.Config) {
+	return func(c *config.Config) {
+		withFakeLLM(fake, timeout)(c)
+		c.LLMEmbedModel = "fake-embed"
+	}
+}
+
+// TestIndexingNeverBlockedByAStalledEmbedder: a document whose embedding
+// stalls, resets or hangs fails its attempt by LLM_TIMEOUT and is retried
+// with backoff; meanwhile the next document is indexed.
+func TestIndexingNeverBlockedByAStalledEmbedder(t *testing.T) {
+	const llmTimeout = time.Second
+	failures := []struct {
+		name    string
+		replies []openaitest.Reply
+	}{
+		{"stall", []openaitest.Reply{{Mode: openaitest.Stall}}},
+		{"reset", []openaitest.Reply{{Mode: openaitest.Reset}, {Mode: openaitest.Reset}, {Mode: openaitest.Reset}}},
+		{"hang halfway", []openaitest.Reply{{Mode: openaitest.Hang}}},
+		{"slower than the timeout", []openaitest.Reply{{Delay: 10 * time.Second}}},
+	}
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		for _, f := range failures {
+			if dialect == models.Postgres && f.name != "stall" {
+				continue // the queue is the same on both; one case proves it there
+			}
+			t.Run(f.name, func(t *testing.T) {
+				fake := openaitest.New()
+				defer fake.Close()
+				ts := newTestServer(t, dialect, withFakeEmbeddings(fake, llmTimeout))
+				auth := ts.staffToken("ana")
+				fake.PushEmbeddings(f.replies...)
+				create := func(title string) int64 {
+					r := ts.do("POST", "/api/v1/documents", map[string]string{"title": title, "content": lampDoc}, "Authorization", auth)
+					if r.Status != 201 {
+						t.Fatalf("create: %d %s", r.Status, r.Body)
+					}
+					return int64(r.Map(t)["id"].(float64))
+				}
+				indexed := func(id int64) bool {
+					r := ts.do("GET", fmt.Sprintf("/api/v1/documents/%d", id), nil, "Authorization", auth)
+					return strings.Contains(string(r.Body), `"state":"indexed"`)
+				}
+				stuck := create("Stuck")
+				if !eventually(t, 5*time.Second, func() bool { return fake.EmbeddingRequests() > 0 }) {
+					t.Fatal("the first document's embedding was never asked for")
+				}
+				start := time.Now()
+				next := create("Next")
+				if !eventually(t, llmTimeout+2*time.Second, func() bool { return indexed(next) }) {
+					t.Fatalf("the next document waited more than LLM_TIMEOUT + 2s behind the stalled one")
+				}
+				t.Logf("next document indexed after %v", time.Since(start))
+				if !eventually(t, 10*time.Second, func() bool { return indexed(stuck) }) {
+					t.Fatal("the stalled document was not indexed on retry")
+				}
+				var attempts int
+				ts.srv.db.Raw("SELECT MAX(attempts) FROM jobs WHERE key = ?", fmt.Sprintf("index_document:%d", stuck)).Scan(&attempts)
+				if attempts < 2 {
+					t.Fatalf("the stalled document was indexed in %d attempt(s); want a failed one, then a retry", attempts)
+				}
+			})
+		}
+	})
+}
+
 // TestChatRetrievalInOpenAPI: the OpenAPI document shows how answers were
 // retrieved.
 func TestChatRetrievalInOpenAPI(t *testing.T) {

@@ -193,3 +193,42 @@ func TestSearchFallsBackToKeywordsWhenTheEmbedderFailsOrStalls(t *testing.T) {
 		}
 	})
 }
+
+func TestIndexingJobTimeoutDoesNotBlockOtherJobs(t *testing.T) {
+	forDialects(t, func(t *testing.T, dialect string) {
+		emb := &blockingEmbedder{block: "stalls"}
+		env := newIndexEnv(t, dialect, emb)
+		env.ix.JobTimeout = 300 * time.Millisecond
+		stuck := &models.Document{Title: "Stuck", Content: "This one stalls the embedder."}
+		other := &models.Document{Title: "Other", Content: "Lamps can be returned within 30 days."}
+		for _, d := range []*models.Document{stuck, other} {
+			if err := env.store.Create(env.ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		start := time.Now()
+		env.runOnce(t) // the stuck document, first in line
+		if took := time.Since(start); took > 2*time.Second {
+			t.Fatalf("the stalled job ran for %v, past its 300ms timeout", took)
+		}
+		st := env.state(t, stuck.ID)
+		if st.State != models.IndexPending || !strings.Contains(st.Error, "longer than 300ms") {
+			t.Fatalf("the timed-out document waits for its retry with the error: %+v", st)
+		}
+		env.runOnce(t)
+		if st := env.state(t, other.ID); st.State != models.IndexIndexed {
+			t.Fatalf("the other document was not indexed meanwhile: %+v", st)
+		}
+		if env.runOnce(t) {
+			t.Fatal("the retry must wait for its backoff")
+		}
+		emb.setBlock("")
+		env.clk.Add(1500 * time.Millisecond)
+		if !env.runOnce(t) {
+			t.Fatal("the retry did not run after the backoff")
+		}
+		if st := env.state(t, stuck.ID); st.State != models.IndexIndexed || st.Error != "" {
+			t.Fatalf("after the retry: %+v", st)
+		}
+	})
+}

@@ -16,6 +16,10 @@ type ChatConfig struct {
 	// IndexWorkers is the number of indexing workers per instance
 	// (CHAT_INDEX_WORKERS, default 1).
 	IndexWorkers int
+	// IndexJobTimeout bounds the indexing of one document
+	// (CHAT_INDEX_JOB_TIMEOUT, default 10m); past it the job is retried
+	// with backoff and the worker goes on with the next one.
+	IndexJobTimeout time.Duration
 	// QueryEmbedTimeout bounds the embedding of a search or chat query
 	// (LLM_QUERY_EMBED_TIMEOUT); past it the search uses keywords alone.
 	// 0 (unset): see Config.QueryEmbedTimeout.
@@ -38,6 +42,9 @@ func loadChatConfig(get func(k, def string) string) (ChatConfig, error) {
 		return c, fmt.Errorf("CHAT_INDEX_WORKERS must be a whole number from 1 to 16")
 	}
 	c.IndexWorkers = w
+	if c.IndexJobTimeout, err = time.ParseDuration(get("CHAT_INDEX_JOB_TIMEOUT", "10m")); err != nil || c.IndexJobTimeout <= 0 {
+		return c, fmt.Errorf("CHAT_INDEX_JOB_TIMEOUT must be a positive duration such as 10m")
+	}
 	if v := get("LLM_QUERY_EMBED_TIMEOUT", ""); v != "" {
 		if c.QueryEmbedTimeout, err = time.ParseDuration(v); err != nil || c.QueryEmbedTimeout <= 0 {
 			return c, fmt.Errorf("LLM_QUERY_EMBED_TIMEOUT must be a positive duration such as 5s")

@@ -46,6 +46,8 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},
+		{"bad index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "forever"}, "CHAT_INDEX_JOB_TIMEOUT"},
+		{"zero index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "0s"}, "CHAT_INDEX_JOB_TIMEOUT"},
 		{"bad query embed timeout", map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "-1s"}, "LLM_QUERY_EMBED_TIMEOUT"},
 	}
 	for _, tc := range cases {
@@ -70,6 +72,17 @@ func TestLoadQueryEmbedTimeout(t *testing.T) {
 	c, err = Load(envOf(map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "800ms"}))
 	if err != nil || c.QueryEmbedTimeout() != 800*time.Millisecond {
 		t.Fatalf("set: %v %v", c.QueryEmbedTimeout(), err)
+	}
+}
+
+func TestLoadIndexJobTimeout(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.IndexJobTimeout != 10*time.Minute {
+		t.Fatalf("default: %v %v", c.Chat.IndexJobTimeout, err)
+	}
+	c, err = Load(envOf(map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "90s"}))
+	if err != nil || c.Chat.IndexJobTimeout != 90*time.Second {
+		t.Fatalf("set: %v %v", c.Chat.IndexJobTimeout, err)
 	}
 }
 
