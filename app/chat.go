@@ -78,7 +78,7 @@ func (s *Server) startChat(bg context.Context) error {
 		// The index state is part of the document's API representation.
 		s.invalidate(ctx, "document")
 	}
-	p.service = &chat.Service{Retriever: p.retriever, Provider: p.provider, Tokens: tok, Log: s.log}
+	p.service = &chat.Service{Retriever: p.retriever, Provider: p.provider, Tokens: tok, Log: s.log, MaxTokens: cfg.Chat.MaxTokens}
 	if err := p.indexer.RegisterHooks(s.db); err != nil {
 		return err
 	}

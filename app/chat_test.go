@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -242,10 +243,19 @@ func TestChatBadInput(t *testing.T) {
 
 func TestChatDailyTokenBudget(t *testing.T) {
 	forEachDialect(t, func(t *testing.T, dialect string) {
-		ts := newTestServer(t, dialect, func(c *config.Config) { c.Chat.DailyTokenBudget = 10 })
+		const budget, maxTokens = 150, 20
+		ts := newTestServer(t, dialect, func(c *config.Config) { c.Chat.DailyTokenBudget, c.Chat.MaxTokens = budget, maxTokens })
 		auth := ts.staffToken("ana")
-		if r := ts.do("POST", "/api/v1/chat", map[string]any{"message": "what is the return policy?"}, "Authorization", auth); r.Status != 200 {
-			t.Fatalf("first chat: %d %s", r.Status, r.Body)
+		answered := 0
+		var r *testResponse
+		for i := 0; i < 10; i++ {
+			if r = ts.do("POST", "/api/v1/chat", map[string]any{"message": "what is the return policy?"}, "Authorization", auth); r.Status != 200 {
+				break
+			}
+			answered++
+		}
+		if answered == 0 {
+			t.Fatalf("the first chat must fit in the budget: %d %s", r.Status, r.Body)
 		}
 		for _, path := range []string{"/api/v1/chat", "/api/v1/chat/stream"} {
 			r := ts.do("POST", path, map[string]any{"message": "and for sofas?"}, "Authorization", auth)
@@ -253,6 +263,11 @@ func TestChatDailyTokenBudget(t *testing.T) {
 				r.Header.Get("Retry-After") == "" || r.Header.Get("X-RateLimit-Reset") == "" {
 				t.Fatalf("%s over budget: %d %v %s", path, r.Status, r.Header, r.Body)
 			}
+		}
+		var used int64
+		ts.srv.db.Raw("SELECT COALESCE(SUM(total_tokens), 0) FROM chat_usage").Scan(&used)
+		if used == 0 || used > budget+maxTokens {
+			t.Fatalf("%d tokens used of a budget of %d (max_tokens %d)", used, budget, maxTokens)
 		}
 		// Another user has a budget of their own.
 		other := ts.staffToken("bea")
@@ -694,6 +709,64 @@ func TestIndexingNeverBlockedByAStalledEmbedder(t *testing.T) {
 					t.Fatalf("the stalled document was indexed in %d attempt(s); want a failed one, then a retry", attempts)
 				}
 			})
+		}
+	})
+}
+
+// TestChatBudgetReservedBeforeTheCall: concurrent chats of one user never
+// spend more than the daily budget plus one request's max_tokens: each
+// reserves its prompt and max_tokens atomically before the model is
+// called, and settles to its real usage after.
+func TestChatBudgetReservedBeforeTheCall(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		const budget, maxTokens, clients = 400, 30, 10
+		fake := openaitest.New()
+		defer fake.Close()
+		// 40 tokens, 25 ms apart: every chat is in flight at once, and
+		// each answer is cut at max_tokens.
+		fake.Default = openaitest.Reply{Tokens: strings.Split(strings.Repeat("w ", 40), " ")[:40], Delay: 25 * time.Millisecond}
+		ts := newTestServer(t, dialect, withFakeLLM(fake, 5*time.Second),
+			func(c *config.Config) { c.Chat.DailyTokenBudget, c.Chat.MaxTokens = budget, maxTokens })
+		auth := ts.staffToken("ana")
+		statuses := make([]int, clients)
+		var wg sync.WaitGroup
+		for i := range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				statuses[i] = ts.do("POST", "/api/v1/chat", map[string]any{"message": fmt.Sprintf("question number %d", i)}, "Authorization", auth).Status
+			}()
+		}
+		wg.Wait()
+		answered, refused := 0, 0
+		for _, s := range statuses {
+			switch s {
+			case 200:
+				answered++
+			case 429:
+				refused++
+			default:
+				t.Fatalf("statuses %v", statuses)
+			}
+		}
+		var used int64
+		ts.srv.db.Raw("SELECT COALESCE(SUM(total_tokens), 0) FROM chat_usage").Scan(&used)
+		t.Logf("%d answered, %d refused, %d tokens used of %d", answered, refused, used, budget)
+		if answered == 0 || refused == 0 || used > budget+maxTokens {
+			t.Fatalf("%d answered, %d refused: %d tokens used, budget %d + max_tokens %d", answered, refused, used, budget, maxTokens)
+		}
+		for _, r := range fake.Requests() {
+			if r.Body["max_tokens"] != float64(maxTokens) {
+				t.Fatalf("max_tokens sent: %v", r.Body["max_tokens"])
+			}
+		}
+		// Every reservation was settled to the real usage.
+		var row models.ChatBudget
+		if err := ts.srv.db.Where("day = ?", models.UsageDay(models.Now())).Take(&row).Error; err != nil {
+			t.Fatal(err)
+		}
+		if row.Reserved != 0 || row.Tokens != used {
+			t.Fatalf("budget row %+v, usage %d", row, used)
 		}
 	})
 }

@@ -155,7 +155,9 @@ type Chat struct {
 	Embedder  chat.Embedder
 	Provider  chat.Provider
 	DB        *gorm.DB
-	// Budget is each user's daily token budget (0: unlimited).
+	// Budget is each user's daily token budget (0: unlimited). A chat
+	// reserves its prompt and the service's MaxTokens before the model is
+	// called, so the budget is never passed by more than one max_tokens.
 	Budget  int64
 	Metrics *obs.Metrics
 	Log     *slog.Logger
@@ -212,33 +214,78 @@ func chatError(err error) *web.Error {
 	return web.AsError(err)
 }
 
-// checkBudget refuses a user who has spent the daily token budget.
+// checkBudget refuses at once a user who has spent (or reserved) the whole
+// daily token budget; admit is the check that counts.
 func (h *Chat) checkBudget(ctx context.Context, userID int64) error {
-	budget := h.Budget
-	if budget <= 0 {
+	if h.Budget <= 0 {
 		return nil
 	}
-	now := models.Now()
-	used, err := models.TokensUsedOn(ctx, h.DB, userID, models.UsageDay(now))
+	used, err := models.TokensUsedOn(ctx, h.DB, userID, models.UsageDay(models.Now()))
 	if err != nil {
 		return err
 	}
-	if used < budget {
+	if used < h.Budget {
 		return nil
 	}
+	return h.overBudget(used, 0)
+}
+
+// budgetClaim is what a chat reserved of its user's day.
+type budgetClaim struct {
+	day      string
+	reserved int64
+}
+
+// admit is the chat's Admit hook: it reserves the prompt and maxTokens of
+// userID's day (atomically, in the database), refusing the chat with a 429
+// when its prompt does not fit in what is left of the budget, and keeps
+// what it reserved in claim for recordUsage to settle.
+func (h *Chat) admit(userID int64, claim *budgetClaim) func(ctx context.Context, prompt, maxTokens int) error {
+	return func(ctx context.Context, prompt, maxTokens int) error {
+		day := models.UsageDay(models.Now())
+		need := int64(prompt) + int64(maxTokens)
+		ok, used, err := models.ReserveTokens(ctx, h.DB, userID, day, need, int64(prompt), h.Budget)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return h.overBudget(used, prompt)
+		}
+		claim.day, claim.reserved = day, need
+		return nil
+	}
+}
+
+// overBudget is the 429 of a user whose day has used tokens of the budget
+// (and whose message, when prompt > 0, needs prompt more).
+func (h *Chat) overBudget(used int64, prompt int) *web.Error {
+	now := models.Now()
 	reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
 	secs := int64(reset.Sub(now).Seconds()) + 1
+	detail := fmt.Sprintf("%d of %d tokens used today; the budget resets at %s.", used, h.Budget, reset.Format(time.RFC3339))
+	if prompt > 0 && used < h.Budget {
+		detail = fmt.Sprintf("%d of %d tokens used today, and this message needs about %d for its prompt; the budget resets at %s.",
+			used, h.Budget, prompt, reset.Format(time.RFC3339))
+	}
 	return &web.Error{Status: 429, Code: web.CodeRateLimited, Message: "Your daily chat token budget is used up.",
-		Detail: fmt.Sprintf("%d of %d tokens used today; the budget resets at %s.", used, budget, reset.Format(time.RFC3339)),
+		Detail: detail,
 		Headers: map[string]string{
 			"Retry-After":       strconv.FormatInt(secs, 10),
-			"X-RateLimit-Limit": strconv.FormatInt(budget, 10), "X-RateLimit-Reset": strconv.FormatInt(reset.Unix(), 10),
+			"X-RateLimit-Limit": strconv.FormatInt(h.Budget, 10), "X-RateLimit-Reset": strconv.FormatInt(reset.Unix(), 10),
 		}}
 }
 
-// recordUsage stores one message's usage (never fails the request) and
-// counts it in the metrics.
-func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string) {
+// refused reports whether the budget refused the chat before the model was
+// called (nothing to record).
+func refused(err error) bool {
+	var ae *web.Error
+	return errors.As(err, &ae) && ae.Code == web.CodeRateLimited
+}
+
+// recordUsage stores one message's usage and settles its reservation
+// (never fails the request), and counts it in the metrics. It runs even
+// when the request's context has ended, on a short deadline of its own.
+func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string, claim budgetClaim) {
 	h.Metrics.ChatRequest(outcome)
 	h.Metrics.TokensUsed("prompt", res.Usage.PromptTokens)
 	h.Metrics.TokensUsed("completion", res.Usage.CompletionTokens)
@@ -251,9 +298,9 @@ func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	u := &models.ChatUsage{UserID: userID, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
+	u := &models.ChatUsage{UserID: userID, Day: claim.day, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
 		CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.Total(), LatencyMS: res.LatencyMS, Outcome: outcome}
-	if err := models.RecordUsage(ctx, h.DB, u); err != nil {
+	if err := models.SettleUsage(ctx, h.DB, u, claim.reserved); err != nil {
 		h.Log.Error("record chat usage", "err", err, "user_id", userID)
 	}
 }
@@ -303,8 +350,12 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 	if err := h.checkBudget(ctx, p.UserID); err != nil {
 		return err
 	}
+	var claim budgetClaim
+	req.Admit = h.admit(p.UserID, &claim)
 	res, err := h.Service.Chat(ctx, req, func(chat.Event) error { return nil })
-	h.recordUsage(p.UserID, res, outcomeOf(err))
+	if !refused(err) {
+		h.recordUsage(p.UserID, res, outcomeOf(err), claim)
+	}
 	web.Log(c, h.Log).InfoContext(ctx, "chat answered", "user_id", p.UserID, "model", res.Model, "tokens", res.Usage.Total(),
 		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcomeOf(err))
 	if err != nil {

@@ -19,10 +19,12 @@ import (
 const SSEPingInterval = 15 * time.Second
 
 // Stream answers over Server-Sent Events: sources, token..., then done or
-// error. Bad input, missing auth and an exhausted budget are answered as
-// JSON errors before the stream starts. The admin playground uses it too,
-// behind the admin session and CSRF check, which set the principal as the
-// API's authentication does.
+// error. Bad input, missing auth and the budget are answered as JSON
+// errors before the stream starts: the passages are retrieved and the
+// prompt's tokens reserved first (a query embedding that fails or is too
+// slow falls back to keywords, so this part is short). The admin
+// playground uses it too, behind the admin session and CSRF check, which
+// set the principal as the API's authentication does.
 func (h *Chat) Stream(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
@@ -36,6 +38,15 @@ func (h *Chat) Stream(c *fiber.Ctx) error {
 		return err
 	}
 	log := web.Log(c, h.Log)
+	var claim budgetClaim
+	req.Admit = h.admit(userID, &claim)
+	prepared, res, err := h.Service.Prepare(c.UserContext(), req)
+	if err != nil {
+		if !refused(err) {
+			h.recordUsage(userID, res, outcomeOf(err), claim)
+		}
+		return chatError(err)
+	}
 	// Fiber never cancels a request's context when the client leaves: the
 	// stream writer cancels this one when a write or flush fails.
 	// The stream outlives the request and its deadline; it has its own.
@@ -51,20 +62,22 @@ func (h *Chat) Stream(c *fiber.Ctx) error {
 	c.Set("X-Accel-Buffering", "no")
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer cancel()
-		h.runStream(ctx, cancel, w, req, userID, log)
+		h.runStream(ctx, cancel, w, prepared, userID, claim, log)
 	})
 	return nil
 }
 
-// runStream runs the chat in a goroutine and writes its events; it never
-// touches the fiber.Ctx (the handler has returned).
-func (h *Chat) runStream(ctx context.Context, cancel context.CancelFunc, w *bufio.Writer, req chat.Request, userID int64, log *slog.Logger) {
+// runStream runs the answer in a goroutine and writes its events; it
+// never touches the fiber.Ctx (the handler has returned).
+func (h *Chat) runStream(ctx context.Context, cancel context.CancelFunc, w *bufio.Writer, prepared *chat.Prepared, userID int64,
+	claim budgetClaim, log *slog.Logger,
+) {
 	events := make(chan chat.Event, 64)
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
 		defer close(events)
-		res, err := h.Service.Chat(ctx, req, func(ev chat.Event) error {
+		res, err := h.Service.Answer(ctx, prepared, func(ev chat.Event) error {
 			select {
 			case events <- ev:
 				return nil
@@ -72,7 +85,7 @@ func (h *Chat) runStream(ctx context.Context, cancel context.CancelFunc, w *bufi
 				return ctx.Err()
 			}
 		})
-		h.recordUsage(userID, res, outcomeOf(err))
+		h.recordUsage(userID, res, outcomeOf(err), claim)
 		attrs := []any{"user_id", userID, "model", res.Model, "tokens", res.Usage.Total(), "latency_ms", res.LatencyMS,
 			"first_token_ms", res.FirstTokenMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcomeOf(err)}
 		if err != nil && !errors.Is(err, context.Canceled) {

@@ -126,6 +126,23 @@ func TestOpenAIEmbedderBreakerFailsFast(t *testing.T) {
 	}
 }
 
+func TestOpenAIProviderSendsMaxTokens(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.Default = openaitest.Reply{Tokens: strings.Split("abcdefghij", "")}
+	p := newProvider(t, fake)
+	req := completion()
+	req.MaxTokens = 3
+	var got strings.Builder
+	usage, err := p.Stream(context.Background(), req, func(d string) error { got.WriteString(d); return nil })
+	if err != nil || got.String() != "abc" || usage.CompletionTokens != 3 {
+		t.Fatalf("%q %+v %v", got.String(), usage, err)
+	}
+	if mt := fake.Requests()[0].Body["max_tokens"]; mt != float64(3) {
+		t.Fatalf("max_tokens sent: %v", mt)
+	}
+}
+
 // blockingEmbedder waits for its context on texts containing block (as a
 // stalled server would), and embeds the others.
 type blockingEmbedder struct {
@@ -231,4 +248,36 @@ func TestIndexingJobTimeoutDoesNotBlockOtherJobs(t *testing.T) {
 			t.Fatalf("after the retry: %+v", st)
 		}
 	})
+}
+
+func TestServiceAdmitsBeforeCallingTheModel(t *testing.T) {
+	env := newIndexEnv(t, "sqlite", chat.HashEmbedder{})
+	fake := openaitest.New()
+	defer fake.Close()
+	tok, err := chat.NewTiktoken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := &chat.Service{Retriever: chat.NewRetriever(env.db, chat.HashEmbedder{}), Provider: newProvider(t, fake), Tokens: tok, MaxTokens: 64}
+	var gotPrompt, gotMax int
+	refusal := errors.New("over budget")
+	var events []string
+	_, err = svc.Chat(env.ctx, chat.Request{Message: "hello there", Admit: func(_ context.Context, prompt, maxTokens int) error {
+		gotPrompt, gotMax = prompt, maxTokens
+		return refusal
+	}}, func(ev chat.Event) error { events = append(events, ev.Type); return nil })
+	if !errors.Is(err, refusal) || strings.Join(events, ",") != "error" || fake.ChatRequests() != 0 {
+		t.Fatalf("a refused message never reaches the model: %v %v, %d requests", err, events, fake.ChatRequests())
+	}
+	if gotMax != 64 || gotPrompt < tok.Count(chat.DefaultSystemPrompt) {
+		t.Fatalf("admit saw prompt %d, max %d", gotPrompt, gotMax)
+	}
+	res, err := svc.Chat(env.ctx, chat.Request{Message: "hello there", Admit: func(context.Context, int, int) error { return nil }},
+		func(chat.Event) error { return nil })
+	if err != nil || res.Answer != "Hello, world." || res.Retrieval != chat.ModeHybrid {
+		t.Fatalf("admitted: %+v %v", res, err)
+	}
+	if mt := fake.Requests()[0].Body["max_tokens"]; mt != float64(64) {
+		t.Fatalf("max_tokens sent: %v", mt)
+	}
 }

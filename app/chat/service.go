@@ -53,6 +53,11 @@ type Request struct {
 	Temperature  *float64
 	TopK         int
 	History      []Message
+	// Admit, when set, is called once the prompt is built and before the
+	// model is called, with the prompt's token count and the bound on the
+	// completion (Service.MaxTokens): the daily budget reserves them there.
+	// Its error ends the chat without calling the model.
+	Admit func(ctx context.Context, promptTokens, maxTokens int) error
 }
 
 // Result is the complete answer.
@@ -80,12 +85,14 @@ type Service struct {
 	// ContextTokens bounds the passages given to the model (default 3000):
 	// passages past it are left out, and so not returned as sources.
 	ContextTokens int
+	// MaxTokens bounds every completion (0: the provider's default).
+	MaxTokens int
 	// Now is the clock (tests).
 	Now func() time.Time
 }
 
-// Prepared is a message ready for the model: its passages retrieved and
-// its prompt built.
+// Prepared is a message ready for the model: its passages retrieved, its
+// prompt built and admitted.
 type Prepared struct {
 	comp      Completion
 	model     string
@@ -107,9 +114,9 @@ func (s *Service) Chat(ctx context.Context, req Request, emit func(Event) error)
 	return s.Answer(ctx, p, emit)
 }
 
-// Prepare retrieves the passages for req and builds the prompt. On failure
-// the Result holds what is known of the message (model, latency,
-// retrieval) for the caller to record.
+// Prepare retrieves the passages for req and builds the prompt, then lets
+// req.Admit accept it. On failure the Result holds what is known of the
+// message (model, latency, retrieval) for the caller to record.
 func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, error) {
 	p := &Prepared{model: req.Model, start: s.now()}
 	if p.model == "" || s.Provider.Name() == "extractive" {
@@ -119,12 +126,21 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, 
 	if topK <= 0 {
 		topK = 5
 	}
+	fail := func(err error) (*Prepared, Result, error) {
+		return nil, Result{Model: p.model, Retrieval: p.retrieval, LatencyMS: s.now().Sub(p.start).Milliseconds()}, err
+	}
 	found, retrieval, err := s.Retriever.Search(ctx, req.Message, topK, ModeHybrid)
 	if err != nil {
-		return nil, Result{Model: p.model, LatencyMS: s.now().Sub(p.start).Milliseconds()}, fmt.Errorf("retrieve passages: %w", err)
+		return fail(fmt.Errorf("retrieve passages: %w", err))
 	}
 	p.retrieval = retrieval
 	p.comp = s.buildPrompt(req, found)
+	p.comp.MaxTokens = s.MaxTokens
+	if req.Admit != nil {
+		if err := req.Admit(ctx, s.PromptTokens(p.comp), s.MaxTokens); err != nil {
+			return fail(err)
+		}
+	}
 	return p, Result{}, nil
 }
 
@@ -175,6 +191,21 @@ func (s *Service) now() time.Time {
 		return time.Now()
 	}
 	return s.Now()
+}
+
+// PromptTokens counts the tokens of a completion's messages as the model
+// will see them (about 4 tokens of framing per message, 3 to prime the
+// reply), with the service's counter, or four bytes a token without one.
+func (s *Service) PromptTokens(c Completion) int {
+	n := 3
+	for _, m := range c.Messages {
+		if s.Tokens != nil {
+			n += s.Tokens.Count(m.Content) + 4
+		} else {
+			n += len(m.Content)/4 + 5
+		}
+	}
+	return n
 }
 
 // buildPrompt numbers the passages that fit the context budget and builds

@@ -13,6 +13,10 @@ type ChatConfig struct {
 	// DailyTokenBudget is the tokens each user may spend on chat per UTC
 	// day (CHAT_DAILY_TOKEN_BUDGET; 0 = unlimited).
 	DailyTokenBudget int64
+	// MaxTokens bounds every chat completion (CHAT_MAX_TOKENS, default
+	// 1024): it is sent to the model as max_tokens and reserved from the
+	// daily budget before the call.
+	MaxTokens int
 	// IndexWorkers is the number of indexing workers per instance
 	// (CHAT_INDEX_WORKERS, default 1).
 	IndexWorkers int
@@ -29,6 +33,9 @@ type ChatConfig struct {
 	NATSURL string
 }
 
+// MaxChatTokens is the largest CHAT_MAX_TOKENS accepted.
+const MaxChatTokens = 65536
+
 // loadChatConfig reads the CHAT_* variables; get returns def when unset.
 func loadChatConfig(get func(k, def string) string) (ChatConfig, error) {
 	var c ChatConfig
@@ -37,6 +44,11 @@ func loadChatConfig(get func(k, def string) string) (ChatConfig, error) {
 		return c, fmt.Errorf("CHAT_DAILY_TOKEN_BUDGET must be a whole number of tokens, 0 or more (0: unlimited)")
 	}
 	c.DailyTokenBudget = b
+	m, err := strconv.Atoi(get("CHAT_MAX_TOKENS", "1024"))
+	if err != nil || m < 1 || m > MaxChatTokens {
+		return c, fmt.Errorf("CHAT_MAX_TOKENS must be a whole number of tokens from 1 to %d", MaxChatTokens)
+	}
+	c.MaxTokens = m
 	w, err := strconv.Atoi(get("CHAT_INDEX_WORKERS", "1"))
 	if err != nil || w < 1 || w > 16 {
 		return c, fmt.Errorf("CHAT_INDEX_WORKERS must be a whole number from 1 to 16")

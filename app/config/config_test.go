@@ -46,6 +46,9 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad log level", map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},
+		{"max tokens 0", map[string]string{"CHAT_MAX_TOKENS": "0"}, "CHAT_MAX_TOKENS"},
+		{"max tokens too many", map[string]string{"CHAT_MAX_TOKENS": "1000000"}, "CHAT_MAX_TOKENS"},
+		{"max tokens not a number", map[string]string{"CHAT_MAX_TOKENS": "lots"}, "CHAT_MAX_TOKENS"},
 		{"bad index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "forever"}, "CHAT_INDEX_JOB_TIMEOUT"},
 		{"zero index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "0s"}, "CHAT_INDEX_JOB_TIMEOUT"},
 		{"bad query embed timeout", map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "-1s"}, "LLM_QUERY_EMBED_TIMEOUT"},
@@ -72,6 +75,17 @@ func TestLoadQueryEmbedTimeout(t *testing.T) {
 	c, err = Load(envOf(map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "800ms"}))
 	if err != nil || c.QueryEmbedTimeout() != 800*time.Millisecond {
 		t.Fatalf("set: %v %v", c.QueryEmbedTimeout(), err)
+	}
+}
+
+func TestLoadChatMaxTokens(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.MaxTokens != 1024 {
+		t.Fatalf("default: %v %v", c.Chat.MaxTokens, err)
+	}
+	c, err = Load(envOf(map[string]string{"CHAT_MAX_TOKENS": "256"}))
+	if err != nil || c.Chat.MaxTokens != 256 {
+		t.Fatalf("set: %v %v", c.Chat.MaxTokens, err)
 	}
 }
 
