@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -713,6 +714,87 @@ func TestIndexingNeverBlockedByAStalledEmbedder(t *testing.T) {
 	})
 }
 
+// TestChatClientGoneCancelsUpstream: a client that closes its connection
+// while the model is silent (a stream hung after some tokens, a plain chat
+// waiting for its answer) cancels the upstream request within 2 s, not at
+// the next write or the model's timeout, and its usage is recorded as
+// cancelled.
+func TestChatClientGoneCancelsUpstream(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		t.Run("stream", func(t *testing.T) {
+			fake := openaitest.New()
+			defer fake.Close()
+			fake.Default = openaitest.Reply{Mode: openaitest.Hang, Tokens: []string{"Once ", "upon ", "a ", "time"}, HangAfter: 2}
+			ts := newTestServer(t, dialect, withFakeLLM(fake, 30*time.Second))
+			auth := ts.staffToken("ana")
+			base := ts.listen()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			resp := postStream(t, ctx, base, auth, map[string]any{"message": "tell me a long story"})
+			rd := &sseReader{r: bufio.NewReader(resp.Body)}
+			for tokens := 0; tokens < 2; {
+				ev, err := rd.next()
+				if err != nil {
+					t.Fatalf("stream ended early: %v", err)
+				}
+				if ev.Event == "token" {
+					tokens++
+				}
+			}
+			gone := time.Now()
+			cancel() // the client goes away while the model is silent
+			resp.Body.Close()
+			assertCancelledWithin(t, ts, fake, gone, 2*time.Second)
+		})
+		t.Run("chat", func(t *testing.T) {
+			fake := openaitest.New()
+			defer fake.Close()
+			fake.Default = openaitest.Reply{Mode: openaitest.Stall}
+			ts := newTestServer(t, dialect, withFakeLLM(fake, 30*time.Second))
+			auth := ts.staffToken("ana")
+			base := ts.listen()
+			conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			body := `{"message":"tell me a long story"}`
+			fmt.Fprintf(conn, "POST /api/v1/chat HTTP/1.1\r\nHost: tienda\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+				auth, len(body), body)
+			if !eventually(t, 5*time.Second, func() bool { return fake.ChatRequests() == 1 }) {
+				t.Fatal("the chat never reached the model")
+			}
+			gone := time.Now()
+			_ = conn.Close() // the client goes away while the model thinks
+			assertCancelledWithin(t, ts, fake, gone, 2*time.Second)
+		})
+	})
+}
+
+func assertCancelledWithin(t *testing.T, ts *testServer, fake *openaitest.Server, gone time.Time, within time.Duration) {
+	t.Helper()
+	select {
+	case <-fake.CancelledCh():
+	case <-time.After(within + 3*time.Second):
+		t.Fatal("the upstream request was not cancelled after the client went away")
+	}
+	at := fake.CancelledAt()
+	if len(at) != 1 || at[0].Sub(gone) > within {
+		t.Fatalf("upstream cancelled %v after the client went away, want within %v", at[0].Sub(gone), within)
+	}
+	t.Logf("upstream cancelled %v after the client went away", at[0].Sub(gone))
+	if fake.Completed() != 0 {
+		t.Fatal("the upstream request ran to completion")
+	}
+	ok := eventually(t, 5*time.Second, func() bool {
+		var n int64
+		ts.srv.db.Raw("SELECT COUNT(*) FROM chat_usage WHERE outcome = 'cancelled'").Scan(&n)
+		return n == 1
+	})
+	if !ok {
+		t.Fatal("the cancelled chat's usage was not recorded as cancelled")
+	}
+}
+
 // TestChatBudgetReservedBeforeTheCall: concurrent chats of one user never
 // spend more than the daily budget plus one request's max_tokens: each
 // reserves its prompt and max_tokens atomically before the model is
@@ -794,5 +876,64 @@ func TestChatRetrievalInOpenAPI(t *testing.T) {
 		if p, ok := spec.Components.Schemas[name].Properties["retrieval"]; !ok || !slices.Contains(p.Enum, "keyword") {
 			t.Fatalf("OpenAPI %s has no retrieval property: %+v", name, spec.Components.Schemas[name])
 		}
+	}
+}
+
+// TestChatWatchLeavesTheConnectionUsable: watching a request's connection
+// for the client's close takes nothing from it: the next request on a
+// kept-alive connection, and a request pipelined behind a chat, are
+// answered.
+func TestChatWatchLeavesTheConnectionUsable(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.Default = openaitest.Reply{Tokens: []string{"ok"}, Delay: 200 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	auth := ts.staffToken("ana")
+	base := ts.listen()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	body := `{"message":"hello"}`
+	chatReq := fmt.Sprintf("POST /api/v1/chat HTTP/1.1\r\nHost: tienda\r\nAuthorization: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		auth, len(body), body)
+	rd := bufio.NewReader(conn)
+	read := func() *http.Response {
+		t.Helper()
+		resp, err := http.ReadResponse(rd, nil)
+		if err != nil {
+			t.Fatalf("read response: %v", err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("status %d: %s", resp.StatusCode, b)
+		}
+		return resp
+	}
+	// One after the other on a kept-alive connection.
+	for range 2 {
+		if _, err := io.WriteString(conn, chatReq); err != nil {
+			t.Fatal(err)
+		}
+		read()
+	}
+	// A request pipelined behind a chat that is still waiting for the
+	// model: its bytes reach the socket the chat's watch is peeking at.
+	if _, err := io.WriteString(conn, chatReq); err != nil {
+		t.Fatal(err)
+	}
+	if !eventually(t, 5*time.Second, func() bool { return fake.ChatRequests() == 3 }) {
+		t.Fatal("the third chat never reached the model")
+	}
+	if _, err := io.WriteString(conn, "GET /health HTTP/1.1\r\nHost: tienda\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	read()
+	read()
+	if fake.Cancelled() != 0 {
+		t.Fatal("a pipelined request is not a client that went away")
 	}
 }

@@ -305,17 +305,39 @@ func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string, claim 
 	}
 }
 
-func outcomeOf(err error) string {
+// outcomeOf names how a chat ended, for the usage row and the metrics: ok,
+// cancelled (the client went away), timeout or error.
+func outcomeOf(ctx context.Context, err error) string {
+	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, context.Canceled):
+	case errors.Is(cause, errClientGone), errors.Is(err, context.Canceled):
 		return "cancelled"
-	case errors.Is(err, chat.ErrTimeout):
+	case errors.Is(err, chat.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	default:
 		return "error"
 	}
+}
+
+// watchRequest derives the handler's context from the request's: it ends
+// (cause errClientGone) as soon as the client closes its connection, and
+// stop, to call before the handler returns, ends the watch.
+func watchRequest(c *fiber.Ctx) (ctx context.Context, cancel context.CancelCauseFunc, stop func()) {
+	ctx, cancel = context.WithCancelCause(c.UserContext())
+	stopWatch := watchClient(c.Context().Conn(), func() { cancel(errClientGone) })
+	return ctx, cancel, func() {
+		stopWatch()
+		cancel(nil)
+	}
+}
+
+// clientGone answers a request whose client left (nobody reads it; the
+// access log shows 499) and closes the connection.
+func clientGone(c *fiber.Ctx) error {
+	c.Context().SetConnectionClose()
+	return c.SendStatus(StatusClientClosedRequest)
 }
 
 // chatSource is a source as clients see it.
@@ -336,7 +358,9 @@ func chatSources(in []chat.Source) []chatSource {
 	return out
 }
 
-// Chat answers one message: {answer, sources, tokens_used, model, latency_ms}.
+// Chat answers one message: {answer, sources, tokens_used, model,
+// latency_ms, retrieval}. A client that closes its connection cancels the
+// model's call at once.
 func (h *Chat) Chat(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
@@ -346,19 +370,25 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 		return err
 	}
 	p := web.PrincipalOf(c)
-	ctx := c.UserContext()
-	if err := h.checkBudget(ctx, p.UserID); err != nil {
+	if err := h.checkBudget(c.UserContext(), p.UserID); err != nil {
 		return err
 	}
+	ctx, _, stop := watchRequest(c)
+	defer stop()
 	var claim budgetClaim
 	req.Admit = h.admit(p.UserID, &claim)
 	res, err := h.Service.Chat(ctx, req, func(chat.Event) error { return nil })
+	outcome := outcomeOf(ctx, err)
 	if !refused(err) {
-		h.recordUsage(p.UserID, res, outcomeOf(err), claim)
+		h.recordUsage(p.UserID, res, outcome, claim)
 	}
 	web.Log(c, h.Log).InfoContext(ctx, "chat answered", "user_id", p.UserID, "model", res.Model, "tokens", res.Usage.Total(),
-		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcomeOf(err))
-	if err != nil {
+		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcome)
+	switch {
+	case err == nil:
+	case errors.Is(context.Cause(ctx), errClientGone):
+		return clientGone(c)
+	default:
 		return chatError(err)
 	}
 	return c.JSON(chatAnswer{
@@ -402,8 +432,13 @@ func (h *Chat) Search(c *fiber.Ctx) error {
 		mode = chat.ModeHybrid
 	}
 	start := time.Now()
-	res, retrieval, err := h.Retriever.Search(c.UserContext(), query, topK, mode)
+	ctx, _, stop := watchRequest(c)
+	defer stop()
+	res, retrieval, err := h.Retriever.Search(ctx, query, topK, mode)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errClientGone) {
+			return clientGone(c)
+		}
 		return chatError(err)
 	}
 	return c.JSON(searchResults{Results: res, Mode: mode, Retrieval: retrieval, TookMS: time.Since(start).Milliseconds()})
@@ -430,8 +465,13 @@ func (h *Chat) Embeddings(c *fiber.Ctx) error {
 		return web.Invalid(map[string]string{"model": "must be " + h.Embedder.Model() + " (the configured embedding model)"})
 	}
 	inputs := []string(in.Input)
-	vecs, tokens, err := h.Embedder.Embed(c.UserContext(), inputs)
+	ctx, _, stop := watchRequest(c)
+	defer stop()
+	vecs, tokens, err := h.Embedder.Embed(ctx, inputs)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errClientGone) {
+			return clientGone(c)
+		}
 		return chatError(err)
 	}
 	data := make([]embeddingItem, len(vecs))
