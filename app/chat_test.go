@@ -795,6 +795,84 @@ func assertCancelledWithin(t *testing.T, ts *testServer, fake *openaitest.Server
 	}
 }
 
+// TestChatShutdownAnswers503: a plain chat still waiting for the model when
+// Serve's context ends gets a 503 JSON answer before the shutdown deadline,
+// its usage row is recorded, and the upstream call is cancelled.
+func TestChatShutdownAnswers503(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		fake := openaitest.New()
+		defer fake.Close()
+		fake.Default = openaitest.Reply{Mode: openaitest.Stall}
+		const shutdown = 3 * time.Second
+		ts := newTestServer(t, dialect, withFakeLLM(fake, 30*time.Second), func(c *config.Config) { c.ShutdownTimeout = shutdown })
+		auth := ts.staffToken("ana")
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		serveCtx, stop := context.WithCancel(context.Background())
+		defer stop()
+		done := make(chan error, 1)
+		go func() { done <- ts.srv.Serve(serveCtx, ln) }()
+
+		type answer struct {
+			status int
+			body   string
+			hdr    http.Header
+			err    error
+		}
+		answered := make(chan answer, 1)
+		go func() {
+			req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/api/v1/chat", strings.NewReader(`{"message":"hello"}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", auth)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				answered <- answer{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			answered <- answer{status: resp.StatusCode, body: string(b), hdr: resp.Header}
+		}()
+		if !eventually(t, 5*time.Second, func() bool { return fake.ChatRequests() == 1 }) {
+			t.Fatal("the chat never reached the model")
+		}
+		began := time.Now()
+		stop() // SIGTERM
+		var a answer
+		select {
+		case a = <-answered:
+		case <-time.After(shutdown + 2*time.Second):
+			t.Fatal("the in-flight chat got no answer")
+		}
+		if a.err != nil || a.status != 503 || !strings.Contains(a.body, `"code":"SERVICE_UNAVAILABLE"`) || a.hdr.Get("Retry-After") == "" {
+			t.Fatalf("in-flight chat at shutdown: %d %v %s %v", a.status, a.hdr, a.body, a.err)
+		}
+		if d := time.Since(began); d > shutdown {
+			t.Fatalf("answered %v after shutdown began, past SHUTDOWN_TIMEOUT", d)
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve: %v", err)
+			}
+		case <-time.After(shutdown + 2*time.Second):
+			t.Fatal("the server did not stop")
+		}
+		var outcome string
+		ts.srv.db.Raw("SELECT outcome FROM chat_usage").Scan(&outcome)
+		if outcome != "shutdown" {
+			t.Fatalf("usage row outcome %q, want shutdown", outcome)
+		}
+		select {
+		case <-fake.CancelledCh():
+		case <-time.After(3 * time.Second):
+			t.Fatal("the upstream call was not cancelled")
+		}
+	})
+}
+
 // TestChatBudgetReservedBeforeTheCall: concurrent chats of one user never
 // spend more than the daily budget plus one request's max_tokens: each
 // reserves its prompt and max_tokens atomically before the model is

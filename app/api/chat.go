@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -289,7 +290,7 @@ func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string, claim 
 	h.Metrics.ChatRequest(outcome)
 	h.Metrics.TokensUsed("prompt", res.Usage.PromptTokens)
 	h.Metrics.TokensUsed("completion", res.Usage.CompletionTokens)
-	if outcome != "cancelled" {
+	if outcome != "cancelled" && outcome != "shutdown" {
 		var err error
 		if outcome != "ok" {
 			err = errors.New(outcome)
@@ -306,12 +307,15 @@ func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string, claim 
 }
 
 // outcomeOf names how a chat ended, for the usage row and the metrics: ok,
-// cancelled (the client went away), timeout or error.
+// cancelled (the client went away), shutdown (the server stopped it),
+// timeout or error.
 func outcomeOf(ctx context.Context, err error) string {
 	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
 		return "ok"
+	case errors.Is(cause, errShuttingDown):
+		return "shutdown"
 	case errors.Is(cause, errClientGone), errors.Is(err, context.Canceled):
 		return "cancelled"
 	case errors.Is(err, chat.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
@@ -340,6 +344,35 @@ func clientGone(c *fiber.Ctx) error {
 	return c.SendStatus(StatusClientClosedRequest)
 }
 
+// cancelOnDrain cancels ctx (cause errShuttingDown) once shutdown has begun
+// and drainTime has passed, so that a chat still waiting for its answer
+// then gets a 503 while the server can still send it. stop ends the watch.
+func (h *Chat) cancelOnDrain(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	if h.Draining == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-h.Draining:
+		}
+		t := time.NewTimer(drainTime(h.ShutdownTimeout))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-done:
+		case <-t.C:
+			cancel(errShuttingDown)
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
+}
+
 // chatSource is a source as clients see it.
 type chatSource struct {
 	DocumentID int64  `json:"document_id"`
@@ -360,7 +393,7 @@ func chatSources(in []chat.Source) []chatSource {
 
 // Chat answers one message: {answer, sources, tokens_used, model,
 // latency_ms, retrieval}. A client that closes its connection cancels the
-// model's call at once.
+// model's call at once; a chat still running late in a shutdown answers 503.
 func (h *Chat) Chat(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
@@ -373,11 +406,13 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 	if err := h.checkBudget(c.UserContext(), p.UserID); err != nil {
 		return err
 	}
-	ctx, _, stop := watchRequest(c)
+	ctx, cancel, stop := watchRequest(c)
 	defer stop()
+	stopDrain := h.cancelOnDrain(ctx, cancel)
 	var claim budgetClaim
 	req.Admit = h.admit(p.UserID, &claim)
 	res, err := h.Service.Chat(ctx, req, func(chat.Event) error { return nil })
+	stopDrain()
 	outcome := outcomeOf(ctx, err)
 	if !refused(err) {
 		h.recordUsage(p.UserID, res, outcome, claim)
@@ -386,6 +421,9 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcome)
 	switch {
 	case err == nil:
+	case outcome == "shutdown":
+		return &web.Error{Status: 503, Code: web.CodeUnavailable, Message: "The server is restarting; ask again in a moment.",
+			Headers: map[string]string{fiber.HeaderRetryAfter: "5"}}
 	case errors.Is(context.Cause(ctx), errClientGone):
 		return clientGone(c)
 	default:

@@ -22,9 +22,11 @@ import (
 // closes connections idle for 55 s).
 const SSEPingInterval = 15 * time.Second
 
-// errClientGone is why a chat ended early when its client went away (the
-// cause its context is cancelled with).
-var errClientGone = errors.New("the client closed its connection")
+// Why a chat ended early: the causes its context is cancelled with.
+var (
+	errClientGone   = errors.New("the client closed its connection")
+	errShuttingDown = errors.New("the server is shutting down")
+)
 
 // StatusClientClosedRequest is logged for a request whose client went
 // away before its answer (nginx's 499); nobody receives it.
@@ -136,9 +138,9 @@ func (h *Chat) runStream(ctx context.Context, cancel context.CancelCauseFunc, w 
 		case <-drain:
 			// Shutdown began: the answer may still finish, but not past
 			// the platform's grace period.
-			drain, deadline = nil, time.After(streamDrainTime(h.ShutdownTimeout))
+			drain, deadline = nil, time.After(drainTime(h.ShutdownTimeout))
 		case <-deadline:
-			cancel(nil)
+			cancel(errShuttingDown)
 			writeSSE(w, "event: "+chat.EventError+"\ndata: "+
 				`{"code":"`+web.CodeUnavailable+`","error":"The server is restarting; ask again in a moment."}`+"\n\n")
 			for range events {
@@ -154,9 +156,10 @@ func (h *Chat) runStream(ctx context.Context, cancel context.CancelCauseFunc, w 
 	<-finished
 }
 
-// streamDrainTime is how long an open stream may run on once shutdown
-// begins: most of the shutdown timeout, leaving time to end it cleanly.
-func streamDrainTime(shutdown time.Duration) time.Duration {
+// drainTime is how long an open stream, or a chat still waiting for its
+// answer, may run on once shutdown begins: most of the shutdown timeout,
+// leaving time to end it cleanly.
+func drainTime(shutdown time.Duration) time.Duration {
 	return max(shutdown-3*time.Second, shutdown/2)
 }
 
