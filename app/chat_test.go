@@ -655,6 +655,26 @@ func withFakeEmbeddings(fake *openaitest.Server, timeout time.Duration) func(*co
 	}
 }
 
+// parseSSE splits a complete event stream into its events.
+func parseSSE(body string) []sseEvent {
+	var out []sseEvent
+	for _, frame := range strings.Split(body, "\n\n") {
+		var ev sseEvent
+		for _, line := range strings.Split(frame, "\n") {
+			switch {
+			case strings.HasPrefix(line, "event: "):
+				ev.Event = strings.TrimPrefix(line, "event: ")
+			case strings.HasPrefix(line, "data: "):
+				ev.Data += strings.TrimPrefix(line, "data: ")
+			}
+		}
+		if ev.Event != "" {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
 // TestIndexingNeverBlockedByAStalledEmbedder: a document whose embedding
 // stalls, resets or hangs fails its attempt by LLM_TIMEOUT and is retried
 // with backoff; meanwhile the next document is indexed.
@@ -1013,5 +1033,26 @@ func TestChatWatchLeavesTheConnectionUsable(t *testing.T) {
 	read()
 	if fake.Cancelled() != 0 {
 		t.Fatal("a pipelined request is not a client that went away")
+	}
+}
+
+// TestChatStreamTimeoutEndsWithAnEvent: a stream cut by its own deadline
+// ends with an error event, so that the client does not reconnect and ask
+// again.
+func TestChatStreamTimeoutEndsWithAnEvent(t *testing.T) {
+	fake := openaitest.New()
+	defer fake.Close()
+	fake.Default = openaitest.Reply{Tokens: strings.Split(strings.Repeat("t", 50), ""), Delay: 100 * time.Millisecond}
+	ts := newTestServer(t, "sqlite", withFakeLLM(fake, 5*time.Second))
+	ts.srv.chatAPI.StreamTimeout = time.Second
+	auth := ts.staffToken("ana")
+	start := time.Now()
+	r := ts.do("POST", "/api/v1/chat/stream", map[string]any{"message": "tell me a long story"}, "Authorization", auth)
+	events := parseSSE(string(r.Body))
+	if len(events) < 3 || events[len(events)-1].Event != "error" || !strings.Contains(events[len(events)-1].Data, `"code":"LLM_TIMEOUT"`) {
+		t.Fatalf("events %+v", events)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Fatalf("the stream ran %v past its 1s deadline", took)
 	}
 }

@@ -125,13 +125,20 @@ func (h *Chat) runStream(ctx context.Context, cancel context.CancelCauseFunc, w 
 	defer ping.Stop()
 	drain := h.Draining
 	var deadline <-chan time.Time
+	ended := false // a done or error event was written
 	for alive {
 		select {
 		case ev, ok := <-events:
 			if !ok {
 				<-finished
+				if !ended && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+					// The stream's own time is up: say so, so that the
+					// client does not reconnect and ask again.
+					writeSSE(w, formatEvent(chat.Event{Type: chat.EventError, Err: chat.ErrTimeout}))
+				}
 				return
 			}
+			ended = ended || ev.Type == chat.EventDone || ev.Type == chat.EventError
 			alive = writeSSE(w, formatEvent(ev))
 		case <-ping.C:
 			alive = writeSSE(w, ": ping\n\n")
