@@ -675,6 +675,142 @@ func parseSSE(body string) []sseEvent {
 	return out
 }
 
+// TestLLMBoundaryNeverHangs: whatever the model server does to chat
+// completions or embeddings (stall, reset, answer slowly, hang halfway),
+// /chat, /chat/stream, /documents/search, /embeddings and /chat/models
+// answer within LLM_TIMEOUT + 2 s, with the status (or final event) that
+// says what happened; search and chat fall back to keywords and say so.
+func TestLLMBoundaryNeverHangs(t *testing.T) {
+	const llmTimeout = time.Second
+	slowTokens := []string{"Lamps ", "can ", "go ", "back."}
+	type want struct {
+		chat      int    // status of /chat
+		code      string // its error code, or the stream's error event's
+		retrieval string // of search, chat and the stream when they answer
+		embed     int    // status of /embeddings
+		embedCode string
+	}
+	ok := want{chat: 200, retrieval: "hybrid", embed: 200}
+	cases := []struct {
+		name   string
+		chat   openaitest.Reply
+		embed  openaitest.Reply
+		models openaitest.Reply
+		want   want
+	}{
+		{name: "everything answers", want: ok},
+		{name: "chat stalls before answering", chat: openaitest.Reply{Mode: openaitest.Stall},
+			want: want{chat: 504, code: "LLM_TIMEOUT", retrieval: "hybrid", embed: 200}},
+		{name: "chat resets the connection", chat: openaitest.Reply{Mode: openaitest.Reset},
+			want: want{chat: 503, code: "LLM_UNAVAILABLE", retrieval: "hybrid", embed: 200}},
+		{name: "chat answers slowly within the timeout", chat: openaitest.Reply{Tokens: slowTokens, Delay: 300 * time.Millisecond}, want: ok},
+		{name: "chat answers slower than the timeout", chat: openaitest.Reply{Tokens: slowTokens, Delay: 5 * time.Second},
+			want: want{chat: 504, code: "LLM_TIMEOUT", retrieval: "hybrid", embed: 200}},
+		{name: "chat hangs mid-stream", chat: openaitest.Reply{Mode: openaitest.Hang, Tokens: slowTokens, HangAfter: 2},
+			want: want{chat: 504, code: "LLM_TIMEOUT", retrieval: "hybrid", embed: 200}},
+		{name: "embeddings stall before answering", embed: openaitest.Reply{Mode: openaitest.Stall},
+			want: want{chat: 200, retrieval: "keyword", embed: 504, embedCode: "LLM_TIMEOUT"}},
+		{name: "embeddings reset the connection", embed: openaitest.Reply{Mode: openaitest.Reset},
+			want: want{chat: 200, retrieval: "keyword", embed: 503, embedCode: "LLM_UNAVAILABLE"}},
+		{name: "embeddings answer slowly within the timeout", embed: openaitest.Reply{Delay: 400 * time.Millisecond}, want: ok},
+		{name: "embeddings answer slower than the timeout", embed: openaitest.Reply{Delay: 5 * time.Second},
+			want: want{chat: 200, retrieval: "keyword", embed: 504, embedCode: "LLM_TIMEOUT"}},
+		{name: "embeddings hang halfway through the body", embed: openaitest.Reply{Mode: openaitest.Hang},
+			want: want{chat: 200, retrieval: "keyword", embed: 504, embedCode: "LLM_TIMEOUT"}},
+		{name: "the model list stalls", models: openaitest.Reply{Mode: openaitest.Stall}, want: ok},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fake := openaitest.New()
+			defer fake.Close()
+			ts := newTestServer(t, "sqlite", withFakeEmbeddings(fake, llmTimeout))
+			auth := ts.staffToken("ana")
+			id := ts.createIndexedDoc(auth, "Return policy", lampDoc) // indexed through the fake, while it answers
+			if tc.chat.Mode != openaitest.Normal || tc.chat.Tokens != nil {
+				fake.SetDefault(tc.chat)
+			}
+			fake.SetEmbedDefault(tc.embed)
+			fake.ModelsReply = tc.models
+
+			type call struct {
+				path string
+				body any
+				resp *testResponse
+				took time.Duration
+			}
+			calls := []*call{
+				{path: "/api/v1/chat", body: map[string]any{"message": "Can I return a lamp?"}},
+				{path: "/api/v1/chat/stream", body: map[string]any{"message": "Can I return a lamp?"}},
+				{path: "/api/v1/documents/search", body: map[string]any{"query": "return a lamp", "mode": "hybrid"}},
+				{path: "/api/v1/embeddings", body: map[string]any{"input": "return a lamp"}},
+				{path: "/api/v1/chat/models"},
+			}
+			var wg sync.WaitGroup
+			for _, c := range calls {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					start := time.Now()
+					method := "POST"
+					if c.body == nil {
+						method = "GET"
+					}
+					c.resp = ts.do(method, c.path, c.body, "Authorization", auth)
+					c.took = time.Since(start)
+				}()
+			}
+			wg.Wait()
+			for _, c := range calls {
+				if c.took > llmTimeout+2*time.Second {
+					t.Errorf("%s answered after %v, past LLM_TIMEOUT + 2s", c.path, c.took)
+				}
+			}
+			chatR, streamR, searchR, embedR, modelsR := calls[0].resp, calls[1].resp, calls[2].resp, calls[3].resp, calls[4].resp
+
+			if chatR.Status != tc.want.chat || (tc.want.code != "" && !strings.Contains(string(chatR.Body), `"code":"`+tc.want.code+`"`)) {
+				t.Errorf("/chat: %d %s", chatR.Status, chatR.Body)
+			}
+			if tc.want.chat == 200 && chatR.Map(t)["retrieval"] != tc.want.retrieval {
+				t.Errorf("/chat retrieval: %s", chatR.Body)
+			}
+
+			events := parseSSE(string(streamR.Body))
+			if streamR.Status != 200 || len(events) < 2 || events[0].Event != "sources" ||
+				!strings.Contains(events[0].Data, `"retrieval":"`+tc.want.retrieval+`"`) {
+				t.Errorf("/chat/stream: %d %+v", streamR.Status, events)
+			} else {
+				last := events[len(events)-1]
+				if tc.want.code != "" && (last.Event != "error" || !strings.Contains(last.Data, `"code":"`+tc.want.code+`"`)) {
+					t.Errorf("/chat/stream ends with %+v, want an %s error event", last, tc.want.code)
+				}
+				if tc.want.code == "" && (last.Event != "done" || !strings.Contains(last.Data, `"retrieval":"`+tc.want.retrieval+`"`)) {
+					t.Errorf("/chat/stream ends with %+v", last)
+				}
+			}
+
+			var search struct {
+				Results []struct {
+					DocumentID int64 `json:"document_id"`
+				} `json:"results"`
+				Mode      string `json:"mode"`
+				Retrieval string `json:"retrieval"`
+			}
+			searchR.JSON(t, &search)
+			if searchR.Status != 200 || search.Mode != "hybrid" || search.Retrieval != tc.want.retrieval ||
+				len(search.Results) == 0 || search.Results[0].DocumentID != id {
+				t.Errorf("/documents/search: %d %s", searchR.Status, searchR.Body)
+			}
+
+			if embedR.Status != tc.want.embed || (tc.want.embedCode != "" && !strings.Contains(string(embedR.Body), `"code":"`+tc.want.embedCode+`"`)) {
+				t.Errorf("/embeddings: %d %.300s", embedR.Status, embedR.Body)
+			}
+			if modelsR.Status != 200 || !strings.Contains(string(modelsR.Body), `"default":"fake-chat-1"`) {
+				t.Errorf("/chat/models: %d %s", modelsR.Status, modelsR.Body)
+			}
+		})
+	}
+}
+
 // TestIndexingNeverBlockedByAStalledEmbedder: a document whose embedding
 // stalls, resets or hangs fails its attempt by LLM_TIMEOUT and is retried
 // with backoff; meanwhile the next document is indexed.
