@@ -11,7 +11,7 @@ TOOL     := $(GO) tool -modfile=.ci/tools/go.mod
 # The tests of app/ that run goroutines of their own (streams, concurrent
 # clients, deadlines, shutdown); the race detector runs them and every
 # test of the packages below (make test-race).
-RACE_APP := Concurrent|Deadline|HungDatabase|RateLimit|Stream|Shutdown|Session|Cache|Redis|Index|Throttle
+RACE_APP := Concurrent|Deadline|HungDatabase|RateLimit|Stream|Shutdown|Session|Cache|Redis|Index|Throttle|LLMBoundary|ClientGone|Budget|Watch|Export
 RACE_PKGS := ./app/stack/... ./app/kv/... ./app/chat/... ./app/auth/... ./app/api/... ./models/...
 
 .PHONY: run build test test-race fuzz generate check-generated check-gqlgen fmt lint vet vuln check bench migrate clean help

@@ -33,7 +33,11 @@ func (s *Server) startChat(bg context.Context) error {
 	p := &chatParts{tokens: tok, ssePing: api.SSEPingInterval}
 	cfg := s.cfg
 	if cfg.LLMBaseURL != "" && cfg.LLMEmbedModel != "" {
-		p.embedder = chat.NewOpenAIEmbedder(cfg.LLMBaseURL, cfg.LLMAPIKey, cfg.LLMEmbedModel)
+		// Every call, indexing batches included, ends by LLM_TIMEOUT; a
+		// query's embedding is bounded tighter by the retriever.
+		p.embedder = chat.NewOpenAIEmbedder(chat.OpenAIEmbedderConfig{
+			BaseURL: cfg.LLMBaseURL, APIKey: cfg.LLMAPIKey, Model: cfg.LLMEmbedModel, Timeout: cfg.LLMTimeout,
+		})
 	} else {
 		p.embedder = chat.HashEmbedder{Tokens: tok}
 	}
@@ -55,8 +59,11 @@ func (s *Server) startChat(bg context.Context) error {
 		p.embedder = obs.TracedEmbedder{Embedder: p.embedder, Tracer: tr}
 	}
 	p.retriever = chat.NewRetriever(s.db, p.embedder)
+	p.retriever.QueryEmbedTimeout = cfg.QueryEmbedTimeout()
+	p.retriever.Log = s.log
 	p.indexer = chat.NewIndexer(s.db, p.embedder, tok, s.log)
 	p.indexer.Workers = cfg.Chat.IndexWorkers
+	p.indexer.JobTimeout = cfg.Chat.IndexJobTimeout
 	if cfg.Chat.NATSURL != "" {
 		pub, err := chat.NewNATSPublisher(bg, cfg.Chat.NATSURL, s.log)
 		if err != nil {
@@ -71,7 +78,7 @@ func (s *Server) startChat(bg context.Context) error {
 		// The index state is part of the document's API representation.
 		s.invalidate(ctx, "document")
 	}
-	p.service = &chat.Service{Retriever: p.retriever, Provider: p.provider, Tokens: tok, Log: s.log}
+	p.service = &chat.Service{Retriever: p.retriever, Provider: p.provider, Tokens: tok, Log: s.log, MaxTokens: cfg.Chat.MaxTokens}
 	if err := p.indexer.RegisterHooks(s.db); err != nil {
 		return err
 	}

@@ -391,7 +391,11 @@ func TestGraphQLDocuments(t *testing.T) {
 				}
 			}
 			for _, mode := range []string{"SEMANTIC", "HYBRID"} {
-				ts.gql(auth, `query($q: String!) { searchDocuments(query: $q, mode: `+mode+`) { chunkId score } }`, map[string]any{"q": "lamps returned"}).ok(t)
+				r := ts.gql(auth, `query($q: String!) { searchDocuments(query: $q, mode: `+mode+`) { chunkId score } }`, map[string]any{"q": "lamps returned"}).ok(t)
+				// Which retrieval answered, as REST's "retrieval" says it.
+				if !strings.Contains(string(r.Body), `"extensions":{"retrieval":"`+strings.ToLower(mode)+`"}`) {
+					t.Fatalf("%s search without its retrieval: %s", mode, r.Body)
+				}
 			}
 			// The same request rules as REST.
 			ts.gql(auth, `{ searchDocuments(query: "  ") { chunkId } }`, nil).refused(t, "VALIDATION_ERROR", "query")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -111,6 +112,7 @@ type (
 		TokensUsed int          `json:"tokens_used"`
 		Model      string       `json:"model"`
 		LatencyMS  int64        `json:"latency_ms"`
+		Retrieval  string       `json:"retrieval" enum:"hybrid,keyword" description:"How the sources were found: hybrid, or keyword when the question could not be embedded in time (the embedding server failed or was too slow)."`
 	}
 	chatModels struct {
 		Models   []string `json:"models"`
@@ -119,8 +121,10 @@ type (
 	}
 	searchResults struct {
 		Results []chat.Source `json:"results"`
-		Mode    string        `json:"mode"`
-		TookMS  int64         `json:"took_ms"`
+		Mode    string        `json:"mode" enum:"keyword,semantic,hybrid" description:"The mode asked for."`
+		// Retrieval is the mode used: Mode, or keyword after a fallback.
+		Retrieval string `json:"retrieval" enum:"keyword,semantic,hybrid" description:"The retrieval used: the mode asked for, or keyword when the query could not be embedded in time (the embedding server failed or was too slow)."`
+		TookMS    int64  `json:"took_ms"`
 	}
 	embeddingItem struct {
 		Object    string    `json:"object"`
@@ -139,6 +143,16 @@ type (
 	sseStream string
 )
 
+// JSONSchema describes the events of the stream.
+func (sseStream) JSONSchema() (jsonschema.Schema, error) {
+	s := jsonschema.Schema{}
+	s.WithType(jsonschema.String.Type()).WithDescription("Server-Sent Events, in order: `sources` " +
+		`({"sources": [...], "retrieval": "hybrid"|"keyword"}), ` + "`token` " + `({"delta": "..."}) ` +
+		"repeated, then `done` " + `({"tokens_used", "latency_ms", "model", "retrieval"}) ` + "or `error` " +
+		`({"code", "error"}). Comment lines (": ping") keep the connection alive.`)
+	return s, nil
+}
+
 // Chat serves the knowledge base and chat API: chat (plain and streamed),
 // document search, embeddings and the model list.
 type Chat struct {
@@ -147,7 +161,9 @@ type Chat struct {
 	Embedder  chat.Embedder
 	Provider  chat.Provider
 	DB        *gorm.DB
-	// Budget is each user's daily token budget (0: unlimited).
+	// Budget is each user's daily token budget (0: unlimited). A chat
+	// reserves its prompt and the service's MaxTokens before the model is
+	// called, so the budget is never passed by more than one max_tokens.
 	Budget  int64
 	Metrics *obs.Metrics
 	Log     *slog.Logger
@@ -204,37 +220,82 @@ func ChatError(err error) *web.Error {
 	return web.AsError(err)
 }
 
-// checkBudget refuses a user who has spent the daily token budget.
+// checkBudget refuses at once a user who has spent (or reserved) the whole
+// daily token budget; admit is the check that counts.
 func (h *Chat) checkBudget(ctx context.Context, userID int64) error {
-	budget := h.Budget
-	if budget <= 0 {
+	if h.Budget <= 0 {
 		return nil
 	}
-	now := models.Now()
-	used, err := models.TokensUsedOn(ctx, h.DB, userID, models.UsageDay(now))
+	used, err := models.TokensUsedOn(ctx, h.DB, userID, models.UsageDay(models.Now()))
 	if err != nil {
 		return err
 	}
-	if used < budget {
+	if used < h.Budget {
 		return nil
 	}
+	return h.overBudget(used, 0)
+}
+
+// budgetClaim is what a chat reserved of its user's day.
+type budgetClaim struct {
+	day      string
+	reserved int64
+}
+
+// admit is the chat's Admit hook: it reserves the prompt and maxTokens of
+// userID's day (atomically, in the database), refusing the chat with a 429
+// when its prompt does not fit in what is left of the budget, and keeps
+// what it reserved in claim for recordUsage to settle.
+func (h *Chat) admit(userID int64, claim *budgetClaim) func(ctx context.Context, prompt, maxTokens int) error {
+	return func(ctx context.Context, prompt, maxTokens int) error {
+		day := models.UsageDay(models.Now())
+		need := int64(prompt) + int64(maxTokens)
+		ok, used, err := models.ReserveTokens(ctx, h.DB, userID, day, need, int64(prompt), h.Budget)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return h.overBudget(used, prompt)
+		}
+		claim.day, claim.reserved = day, need
+		return nil
+	}
+}
+
+// overBudget is the 429 of a user whose day has used tokens of the budget
+// (and whose message, when prompt > 0, needs prompt more).
+func (h *Chat) overBudget(used int64, prompt int) *web.Error {
+	now := models.Now()
 	reset := now.Truncate(24 * time.Hour).Add(24 * time.Hour)
 	secs := int64(reset.Sub(now).Seconds()) + 1
+	detail := fmt.Sprintf("%d of %d tokens used today; the budget resets at %s.", used, h.Budget, reset.Format(time.RFC3339))
+	if prompt > 0 && used < h.Budget {
+		detail = fmt.Sprintf("%d of %d tokens used today, and this message needs about %d for its prompt; the budget resets at %s.",
+			used, h.Budget, prompt, reset.Format(time.RFC3339))
+	}
 	return &web.Error{Status: 429, Code: web.CodeRateLimited, Message: "Your daily chat token budget is used up.",
-		Detail: fmt.Sprintf("%d of %d tokens used today; the budget resets at %s.", used, budget, reset.Format(time.RFC3339)),
+		Detail: detail,
 		Headers: map[string]string{
 			"Retry-After":       strconv.FormatInt(secs, 10),
-			"X-RateLimit-Limit": strconv.FormatInt(budget, 10), "X-RateLimit-Reset": strconv.FormatInt(reset.Unix(), 10),
+			"X-RateLimit-Limit": strconv.FormatInt(h.Budget, 10), "X-RateLimit-Reset": strconv.FormatInt(reset.Unix(), 10),
 		}}
 }
 
-// recordUsage stores one message's usage (never fails the request) and
-// counts it in the metrics.
-func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string) {
+// refused reports whether the budget refused the chat before the model was
+// called (nothing to record).
+func refused(err error) bool {
+	var ae *web.Error
+	return errors.As(err, &ae) && ae.Code == web.CodeRateLimited
+}
+
+// recordUsage stores one message's usage and settles its reservation
+// (never fails the request), and counts it in the metrics. It runs even
+// when the request's context has ended, on a short deadline of its own.
+func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string, claim budgetClaim) {
 	h.Metrics.ChatRequest(outcome)
 	h.Metrics.TokensUsed("prompt", res.Usage.PromptTokens)
 	h.Metrics.TokensUsed("completion", res.Usage.CompletionTokens)
-	if outcome != "cancelled" {
+	if outcome != "cancelled" && outcome != "shutdown" {
 		var err error
 		if outcome != "ok" {
 			err = errors.New(outcome)
@@ -243,24 +304,78 @@ func (h *Chat) recordUsage(userID int64, res chat.Result, outcome string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	u := &models.ChatUsage{UserID: userID, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
+	u := &models.ChatUsage{UserID: userID, Day: claim.day, Model: res.Model, PromptTokens: res.Usage.PromptTokens,
 		CompletionTokens: res.Usage.CompletionTokens, TotalTokens: res.Usage.Total(), LatencyMS: res.LatencyMS, Outcome: outcome}
-	if err := models.RecordUsage(ctx, h.DB, u); err != nil {
+	if err := models.SettleUsage(ctx, h.DB, u, claim.reserved); err != nil {
 		h.Log.Error("record chat usage", "err", err, "user_id", userID)
 	}
 }
 
-func outcomeOf(err error) string {
+// outcomeOf names how a chat ended, for the usage row and the metrics: ok,
+// cancelled (the client went away), shutdown (the server stopped it),
+// timeout or error.
+func outcomeOf(ctx context.Context, err error) string {
+	cause := context.Cause(ctx)
 	switch {
 	case err == nil:
 		return "ok"
-	case errors.Is(err, context.Canceled):
+	case errors.Is(cause, errShuttingDown):
+		return "shutdown"
+	case errors.Is(cause, errClientGone), errors.Is(err, context.Canceled):
 		return "cancelled"
-	case errors.Is(err, chat.ErrTimeout):
+	case errors.Is(err, chat.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return "timeout"
 	default:
 		return "error"
 	}
+}
+
+// watchRequest derives the handler's context from the request's: it ends
+// (cause errClientGone) as soon as the client closes its connection, and
+// stop, to call before the handler returns, ends the watch.
+func watchRequest(c *fiber.Ctx) (ctx context.Context, cancel context.CancelCauseFunc, stop func()) {
+	ctx, cancel = context.WithCancelCause(c.UserContext())
+	stopWatch := watchClient(c.Context().Conn(), func() { cancel(errClientGone) })
+	return ctx, cancel, func() {
+		stopWatch()
+		cancel(nil)
+	}
+}
+
+// clientGone answers a request whose client left (nobody reads it; the
+// access log shows 499) and closes the connection.
+func clientGone(c *fiber.Ctx) error {
+	c.Context().SetConnectionClose()
+	return c.SendStatus(StatusClientClosedRequest)
+}
+
+// cancelOnDrain cancels ctx (cause errShuttingDown) once shutdown has begun
+// and drainTime has passed, so that a chat still waiting for its answer
+// then gets a 503 while the server can still send it. stop ends the watch.
+func (h *Chat) cancelOnDrain(ctx context.Context, cancel context.CancelCauseFunc) (stop func()) {
+	if h.Draining == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-done:
+			return
+		case <-h.Draining:
+		}
+		t := time.NewTimer(drainTime(h.ShutdownTimeout))
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+		case <-done:
+		case <-t.C:
+			cancel(errShuttingDown)
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
 
 // chatSource is a source as clients see it.
@@ -281,7 +396,9 @@ func chatSources(in []chat.Source) []chatSource {
 	return out
 }
 
-// Chat answers one message: {answer, sources, tokens_used, model, latency_ms}.
+// Chat answers one message: {answer, sources, tokens_used, model,
+// latency_ms, retrieval}. A client that closes its connection cancels the
+// model's call at once; a chat still running late in a shutdown answers 503.
 func (h *Chat) Chat(c *fiber.Ctx) error {
 	if err := web.Require(c, "view", "chat"); err != nil {
 		return err
@@ -291,20 +408,35 @@ func (h *Chat) Chat(c *fiber.Ctx) error {
 		return err
 	}
 	p := web.PrincipalOf(c)
-	ctx := c.UserContext()
-	if err := h.checkBudget(ctx, p.UserID); err != nil {
+	if err := h.checkBudget(c.UserContext(), p.UserID); err != nil {
 		return err
 	}
+	ctx, cancel, stop := watchRequest(c)
+	defer stop()
+	stopDrain := h.cancelOnDrain(ctx, cancel)
+	var claim budgetClaim
+	req.Admit = h.admit(p.UserID, &claim)
 	res, err := h.Service.Chat(ctx, req, func(chat.Event) error { return nil })
-	h.recordUsage(p.UserID, res, outcomeOf(err))
+	stopDrain()
+	outcome := outcomeOf(ctx, err)
+	if !refused(err) {
+		h.recordUsage(p.UserID, res, outcome, claim)
+	}
 	web.Log(c, h.Log).InfoContext(ctx, "chat answered", "user_id", p.UserID, "model", res.Model, "tokens", res.Usage.Total(),
-		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "outcome", outcomeOf(err))
-	if err != nil {
+		"latency_ms", res.LatencyMS, "sources", len(res.Sources), "retrieval", res.Retrieval, "outcome", outcome)
+	switch {
+	case err == nil:
+	case outcome == "shutdown":
+		return &web.Error{Status: 503, Code: web.CodeUnavailable, Message: "The server is restarting; ask again in a moment.",
+			Headers: map[string]string{fiber.HeaderRetryAfter: "5"}}
+	case errors.Is(context.Cause(ctx), errClientGone):
+		return clientGone(c)
+	default:
 		return ChatError(err)
 	}
 	return c.JSON(chatAnswer{
 		Answer: res.Answer, Sources: chatSources(res.Sources), TokensUsed: res.Usage.Total(),
-		Model: res.Model, LatencyMS: res.LatencyMS,
+		Model: res.Model, LatencyMS: res.LatencyMS, Retrieval: res.Retrieval,
 	})
 }
 
@@ -343,11 +475,16 @@ func (h *Chat) Search(c *fiber.Ctx) error {
 		mode = chat.ModeHybrid
 	}
 	start := time.Now()
-	res, err := h.Retriever.Search(c.UserContext(), query, topK, mode)
+	ctx, _, stop := watchRequest(c)
+	defer stop()
+	res, retrieval, err := h.Retriever.Search(ctx, query, topK, mode)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errClientGone) {
+			return clientGone(c)
+		}
 		return ChatError(err)
 	}
-	return c.JSON(searchResults{Results: res, Mode: mode, TookMS: time.Since(start).Milliseconds()})
+	return c.JSON(searchResults{Results: res, Mode: mode, Retrieval: retrieval, TookMS: time.Since(start).Milliseconds()})
 }
 
 // Embeddings: OpenAI's embeddings shape.
@@ -371,8 +508,13 @@ func (h *Chat) Embeddings(c *fiber.Ctx) error {
 		return web.Invalid(map[string]string{"model": "must be " + h.Embedder.Model() + " (the configured embedding model)"})
 	}
 	inputs := []string(in.Input)
-	vecs, tokens, err := h.Embedder.Embed(c.UserContext(), inputs)
+	ctx, _, stop := watchRequest(c)
+	defer stop()
+	vecs, tokens, err := h.Embedder.Embed(ctx, inputs)
 	if err != nil {
+		if errors.Is(context.Cause(ctx), errClientGone) {
+			return clientGone(c)
+		}
 		return ChatError(err)
 	}
 	data := make([]embeddingItem, len(vecs))

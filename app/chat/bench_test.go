@@ -169,7 +169,7 @@ func BenchmarkChat(b *testing.B) {
 					ds := make([]time.Duration, 0, b.N)
 					for i := 0; i < b.N; i++ {
 						start := time.Now()
-						hits, err := r.Search(ctx, benchQueries[i%len(benchQueries)], 5, mode)
+						hits, _, err := r.Search(ctx, benchQueries[i%len(benchQueries)], 5, mode)
 						if err != nil || len(hits) == 0 {
 							b.Fatalf("%v %d", err, len(hits))
 						}

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math"
+	"net/http"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"golang.org/x/text/unicode/norm"
+
+	"tienda/models"
 )
 
 // Embedder turns texts into vectors. Two implementations: HashEmbedder
@@ -168,30 +172,134 @@ func DecodeVector(b []byte) ([]float32, error) {
 	return v, nil
 }
 
-// OpenAIEmbedder calls an OpenAI-compatible /v1/embeddings endpoint.
-type OpenAIEmbedder struct {
-	client openai.Client
-	model  string
+// OpenAIEmbedderConfig configures the OpenAI-compatible embedder.
+type OpenAIEmbedderConfig struct {
+	BaseURL string // for example http://localhost:11434/v1 for Ollama
+	APIKey  string
+	Model   string
+	// Timeout bounds every call, its retries included (default 60s): a
+	// server that stalls, hangs halfway through its answer or trickles it
+	// gives ErrTimeout, never a hang. Callers may bound a call tighter with
+	// their context.
+	Timeout time.Duration
+	// MaxRetries on connection errors, 429 and 5xx (default 2; negative:
+	// none). A retry is made only when its backoff fits before the
+	// deadline, so retries never turn an outage into a timeout.
+	MaxRetries int
+	// RetryBase is the first backoff (default 250ms), doubled per retry.
+	RetryBase time.Duration
+	// Breaker fails calls fast after repeated failures (default: open
+	// after 5 consecutive failures, for 30s).
+	Breaker *Breaker
+	// HTTPClient is optional (tests).
+	HTTPClient *http.Client
 }
 
-// NewOpenAIEmbedder returns an embedder for model at baseURL (for example
-// http://localhost:11434/v1 for Ollama).
-func NewOpenAIEmbedder(baseURL, apiKey, model string, opts ...option.RequestOption) *OpenAIEmbedder {
-	o := append([]option.RequestOption{option.WithBaseURL(baseURL), option.WithAPIKey(apiKey), option.WithMaxRetries(2)}, opts...)
-	return &OpenAIEmbedder{client: openai.NewClient(o...), model: model}
+// OpenAIEmbedder calls an OpenAI-compatible /v1/embeddings endpoint.
+type OpenAIEmbedder struct {
+	cfg    OpenAIEmbedderConfig
+	client openai.Client
+}
+
+// NewOpenAIEmbedder returns an embedder for cfg.Model at cfg.BaseURL.
+// Retries are ours (bounded by the deadline), so the client's own are off.
+func NewOpenAIEmbedder(cfg OpenAIEmbedderConfig) *OpenAIEmbedder {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 60 * time.Second
+	}
+	if cfg.MaxRetries == 0 {
+		cfg.MaxRetries = 2
+	}
+	if cfg.MaxRetries < 0 {
+		cfg.MaxRetries = 0
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 250 * time.Millisecond
+	}
+	if cfg.Breaker == nil {
+		cfg.Breaker = NewBreaker(5, 30*time.Second)
+	}
+	opts := []option.RequestOption{option.WithBaseURL(cfg.BaseURL), option.WithAPIKey(cfg.APIKey), option.WithMaxRetries(0),
+		option.WithRequestTimeout(cfg.Timeout)}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
+	}
+	return &OpenAIEmbedder{cfg: cfg, client: openai.NewClient(opts...)}
 }
 
 // Model implements Embedder.
-func (e *OpenAIEmbedder) Model() string { return e.model }
+func (e *OpenAIEmbedder) Model() string { return e.cfg.Model }
 
-// Embed implements Embedder.
+// Embed implements Embedder. The call, retries included, ends by
+// cfg.Timeout (or ctx's deadline, when sooner).
 func (e *OpenAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32, int, error) {
 	if len(texts) == 0 {
 		return nil, 0, nil
 	}
+	if !e.cfg.Breaker.Allow() {
+		return nil, 0, fmt.Errorf("embeddings: %w: circuit open after repeated failures", ErrUnavailable)
+	}
+	tctx, cancel := context.WithTimeout(ctx, e.cfg.Timeout)
+	defer cancel()
+	var lastErr error
+	for attempt := 0; attempt <= e.cfg.MaxRetries; attempt++ {
+		if attempt > 0 {
+			wait := models.Backoff(attempt, e.cfg.RetryBase, 8*time.Second)
+			var ue *UpstreamError
+			if errors.As(lastErr, &ue) && ue.RetryAfter > wait {
+				wait = min(ue.RetryAfter, 8*time.Second)
+			}
+			if dl, ok := tctx.Deadline(); ok && time.Until(dl) < wait {
+				break // no time left for another try: report what failed
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-tctx.Done():
+				t.Stop()
+			case <-t.C:
+			}
+		}
+		if tctx.Err() != nil {
+			break
+		}
+		vecs, tokens, err := e.embedOnce(tctx, texts)
+		if err == nil {
+			e.cfg.Breaker.Success()
+			return vecs, tokens, nil
+		}
+		lastErr = err
+		var ue *UpstreamError
+		if errors.As(err, &ue) && !ue.retryable() {
+			// refused (bad model, bad input): the server itself is fine
+			e.cfg.Breaker.Success()
+			return nil, 0, err
+		}
+		if errors.Is(err, ErrBadResponse) || tctx.Err() != nil {
+			break
+		}
+	}
+	switch {
+	case errors.Is(ctx.Err(), context.Canceled):
+		// the caller went away: not the server's fault
+		e.cfg.Breaker.Release()
+		return nil, 0, ctx.Err()
+	case ctx.Err() != nil:
+		// the caller's own, shorter deadline (a search's query) passed
+		e.cfg.Breaker.Failure()
+		return nil, 0, fmt.Errorf("embeddings request: %w: %w", ErrTimeout, ctx.Err())
+	case tctx.Err() != nil:
+		e.cfg.Breaker.Failure()
+		return nil, 0, fmt.Errorf("embeddings request: %w after %s", ErrTimeout, e.cfg.Timeout)
+	}
+	e.cfg.Breaker.Failure()
+	return nil, 0, lastErr
+}
+
+// embedOnce is one request.
+func (e *OpenAIEmbedder) embedOnce(ctx context.Context, texts []string) ([][]float32, int, error) {
 	resp, err := e.client.Embeddings.New(ctx, openai.EmbeddingNewParams{
 		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
-		Model: openai.EmbeddingModel(e.model),
+		Model: openai.EmbeddingModel(e.cfg.Model),
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("embeddings request: %w", classify(err))

@@ -51,6 +51,11 @@ type Indexer struct {
 	Lease time.Duration
 	// RetryBase and RetryMax bound the backoff between attempts (1s, 5min).
 	RetryBase, RetryMax time.Duration
+	// JobTimeout bounds one job: loading, embedding and storing one
+	// document (default 10 min). A stalled embedder or database fails the
+	// attempt, which is retried with backoff, and the worker goes on with
+	// the next job.
+	JobTimeout time.Duration
 	// Poll is how often idle workers look for jobs (default 2s).
 	Poll time.Duration
 	// Reconcile is how often documents without a current index are queued
@@ -66,7 +71,7 @@ func NewIndexer(db *gorm.DB, e Embedder, tokens TokenCounter, log *slog.Logger) 
 	_, _ = rand.Read(b)
 	return &Indexer{
 		DB: db, Queue: models.NewQueue(db), Embedder: e, Tokens: tokens, Log: log,
-		Workers: 1, Lease: 2 * time.Minute, RetryBase: time.Second, RetryMax: 5 * time.Minute,
+		Workers: 1, Lease: 2 * time.Minute, RetryBase: time.Second, RetryMax: 5 * time.Minute, JobTimeout: 10 * time.Minute,
 		Poll: 2 * time.Second, Reconcile: 10 * time.Minute,
 		id: "indexer-" + hex.EncodeToString(b), wake: make(chan struct{}, 1),
 	}
@@ -299,11 +304,20 @@ func (ix *Indexer) RunOnce(ctx context.Context) (bool, error) {
 	// document): another instance only takes over a job whose worker died.
 	hbCtx, stopHB := context.WithCancel(ctx)
 	go ix.heartbeat(hbCtx, job)
-	n, err := ix.IndexDocument(ctx, p.DocumentID)
+	jobCtx, cancelJob := ctx, context.CancelFunc(func() {})
+	if ix.JobTimeout > 0 {
+		jobCtx, cancelJob = context.WithTimeout(ctx, ix.JobTimeout)
+	}
+	n, err := ix.IndexDocument(jobCtx, p.DocumentID)
+	timedOut := jobCtx.Err() != nil && ctx.Err() == nil
+	cancelJob()
 	stopHB()
 	if err != nil {
 		if ctx.Err() != nil {
 			return true, nil // shutting down: the lease expires and another worker retries
+		}
+		if timedOut {
+			err = fmt.Errorf("indexing took longer than %s: %w", ix.JobTimeout, err)
 		}
 		final, ferr := ix.Queue.Fail(ctx, job, err, ix.RetryBase, ix.RetryMax)
 		state := models.IndexPending

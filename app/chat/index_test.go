@@ -155,9 +155,9 @@ func TestIndexingRunsOnCreateAndUpdateWithoutDuplicates(t *testing.T) {
 			t.Fatalf("old text still found: %+v", hits)
 		}
 		for _, mode := range []string{chat.ModeKeyword, chat.ModeSemantic, chat.ModeHybrid} {
-			hits, err := r.Search(env.ctx, "exchanged lamps", 3, mode)
-			if err != nil || len(hits) == 0 || hits[0].DocumentID != doc.ID || !strings.Contains(hits[0].Text, "exchanged") {
-				t.Fatalf("%s: %+v %v", mode, hits, err)
+			hits, retrieval, err := r.Search(env.ctx, "exchanged lamps", 3, mode)
+			if err != nil || len(hits) == 0 || hits[0].DocumentID != doc.ID || !strings.Contains(hits[0].Text, "exchanged") || retrieval != mode {
+				t.Fatalf("%s: %+v %q %v", mode, hits, retrieval, err)
 			}
 		}
 		if env.runOnce(t) {

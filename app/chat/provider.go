@@ -103,6 +103,9 @@ type Completion struct {
 	Model       string
 	Messages    []Message // system, history, and the user's question with the passages
 	Temperature *float64
+	// MaxTokens bounds the completion (sent as max_tokens; 0: the
+	// server's default).
+	MaxTokens int
 	// Question and Sources are the raw parts (the extractive provider
 	// answers from them without a model).
 	Question string
@@ -210,6 +213,11 @@ func (p *OpenAIProvider) Stream(ctx context.Context, req Completion, onDelta fun
 	}
 	if req.Temperature != nil {
 		params.Temperature = openai.Float(*req.Temperature)
+	}
+	if req.MaxTokens > 0 {
+		// max_tokens, not max_completion_tokens: the one every
+		// OpenAI-compatible server (Ollama, vLLM, llama.cpp) honours.
+		params.MaxTokens = openai.Int(int64(req.MaxTokens))
 	}
 	for _, m := range req.Messages {
 		switch m.Role {

@@ -81,6 +81,10 @@ func TestOpenAIProviderFailures(t *testing.T) {
 		{"garbage", []openaitest.Reply{{Mode: openaitest.Garbage}}, chat.ErrBadResponse, 1, ""},
 		{"stall times out", []openaitest.Reply{{Mode: openaitest.Stall}}, chat.ErrTimeout, 1, ""},
 		{"stall mid-stream times out", []openaitest.Reply{{Tokens: []string{"a", "b"}, Delay: 2 * time.Second}}, chat.ErrTimeout, 1, ""},
+		{"hang after two tokens times out", []openaitest.Reply{{Mode: openaitest.Hang, Tokens: []string{"a", "b", "c"}, HangAfter: 2}}, chat.ErrTimeout, 1, "ab"},
+		{"headers then silence times out", []openaitest.Reply{{Mode: openaitest.Hang, Tokens: []string{"a"}}}, chat.ErrTimeout, 1, ""},
+		{"reset before a byte", []openaitest.Reply{{Mode: openaitest.Reset}}, chat.ErrUnavailable, 1, ""},
+		{"slow but within the timeout", []openaitest.Reply{{Tokens: []string{"a", "b", "c"}, Delay: 150 * time.Millisecond}}, nil, 1, "abc"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,7 +178,7 @@ func TestOpenAIProviderModels(t *testing.T) {
 func TestOpenAIEmbedder(t *testing.T) {
 	fake := openaitest.New()
 	defer fake.Close()
-	e := chat.NewOpenAIEmbedder(fake.BaseURL(), "k", "fake-embed")
+	e := chat.NewOpenAIEmbedder(chat.OpenAIEmbedderConfig{BaseURL: fake.BaseURL(), APIKey: "k", Model: "fake-embed"})
 	vecs, tokens, err := e.Embed(context.Background(), []string{"return policy", "lamp shades"})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +189,7 @@ func TestOpenAIEmbedder(t *testing.T) {
 	if c := chat.Cosine(vecs[0], vecs[0]); c < 0.999 {
 		t.Fatalf("self cosine %v", c)
 	}
-	fake.Push(openaitest.Reply{Mode: openaitest.Status, Status: 400})
+	fake.PushEmbeddings(openaitest.Reply{Mode: openaitest.Status, Status: 400})
 	if _, _, err := e.Embed(context.Background(), []string{"x"}); !errors.Is(err, chat.ErrUnavailable) {
 		t.Fatalf("want upstream error, got %v", err)
 	}

@@ -2,8 +2,10 @@ package chat
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"html"
+	"log/slog"
 	"runtime"
 	"sort"
 	"strings"
@@ -41,25 +43,57 @@ type Retriever struct {
 	// VectorRefresh is how often the in-memory vectors are compared with
 	// the index (default 1s; 0 checks on every search).
 	VectorRefresh time.Duration
-	vectors       *vectorCache
+	// QueryEmbedTimeout bounds the embedding of a query in semantic and
+	// hybrid search (default 5s): past it, or when the embedder fails, the
+	// search answers with keywords alone and says so.
+	QueryEmbedTimeout time.Duration
+	// Log, when set, is told when a search falls back to keywords.
+	Log     *slog.Logger
+	vectors *vectorCache
 }
 
 // NewRetriever returns a retriever over db.
 func NewRetriever(db *gorm.DB, e Embedder) *Retriever {
-	return &Retriever{DB: db, Embedder: e, VectorRefresh: time.Second, vectors: &vectorCache{docs: map[int64]docVectors{}}}
+	return &Retriever{DB: db, Embedder: e, VectorRefresh: time.Second, QueryEmbedTimeout: 5 * time.Second,
+		vectors: &vectorCache{docs: map[int64]docVectors{}}}
 }
 
-// Search returns up to k chunks for query in mode.
-func (r *Retriever) Search(ctx context.Context, query string, k int, mode string) ([]Source, error) {
+// Search returns up to k chunks for query in mode, and the retrieval it
+// used: mode itself, or ModeKeyword when the query could not be embedded
+// (the embedder failed or did not answer within QueryEmbedTimeout), so
+// search degrades instead of failing or hanging. Errors are the database's,
+// or the caller's context ending.
+func (r *Retriever) Search(ctx context.Context, query string, k int, mode string) ([]Source, string, error) {
 	switch mode {
 	case ModeKeyword:
-		return r.Keyword(ctx, query, k)
+		found, err := r.Keyword(ctx, query, k)
+		return found, ModeKeyword, err
 	case ModeSemantic:
-		return r.Semantic(ctx, query, k)
+		found, err := r.Semantic(ctx, query, k)
+		var qe *queryEmbedError
+		if errors.As(err, &qe) && ctx.Err() == nil {
+			r.logFallback(ctx, mode, qe.err)
+			found, err = r.Keyword(ctx, query, k)
+			return found, ModeKeyword, err
+		}
+		return found, ModeSemantic, err
 	default:
-		return r.Hybrid(ctx, query, k)
+		return r.hybrid(ctx, query, k)
 	}
 }
+
+func (r *Retriever) logFallback(ctx context.Context, mode string, err error) {
+	if r.Log != nil {
+		r.Log.WarnContext(ctx, "query embedding failed: keyword search only", "mode", mode, "err", err)
+	}
+}
+
+// queryEmbedError is a failure to embed the query (as opposed to a failure
+// of the database).
+type queryEmbedError struct{ err error }
+
+func (e *queryEmbedError) Error() string { return "embed query: " + e.err.Error() }
+func (e *queryEmbedError) Unwrap() error { return e.err }
 
 // queryTerms are the query's words without stop words (all words when
 // every one is a stop word).
@@ -262,32 +296,68 @@ func (r *Retriever) semanticIDs(ctx context.Context, query string, k int) ([]sco
 	if strings.TrimSpace(query) == "" {
 		return nil, nil
 	}
-	vecs, _, err := r.Embedder.Embed(ctx, []string{query})
+	q, err := r.embedQuery(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("embed query: %w", err)
+		return nil, err
 	}
-	if len(vecs) != 1 {
-		return nil, fmt.Errorf("embed query: %w", ErrBadResponse)
+	return r.vectors.search(ctx, r.DB, r.Embedder.Model(), q, k, r.VectorRefresh)
+}
+
+// embedQuery embeds the query within QueryEmbedTimeout. Its errors are
+// *queryEmbedError.
+func (r *Retriever) embedQuery(ctx context.Context, query string) ([]float32, error) {
+	if r.QueryEmbedTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, r.QueryEmbedTimeout)
+		defer cancel()
 	}
-	return r.vectors.search(ctx, r.DB, r.Embedder.Model(), vecs[0], k, r.VectorRefresh)
+	vecs, _, err := r.Embedder.Embed(ctx, []string{query})
+	if err == nil && len(vecs) != 1 {
+		err = ErrBadResponse
+	}
+	if err == nil && ctx.Err() != nil {
+		// an embedder that ignores its context must not be trusted late
+		err = ctx.Err()
+	}
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, ErrTimeout) {
+			err = fmt.Errorf("%w: no query embedding within %s", ErrTimeout, r.QueryEmbedTimeout)
+		}
+		return nil, &queryEmbedError{err: err}
+	}
+	return vecs[0], nil
 }
 
 // Hybrid fuses the keyword and semantic rankings with reciprocal rank
 // fusion (score = Σ 1/(60+rank)). When the query cannot be embedded (a
-// remote embedder is down) it falls back to the keyword ranking.
+// remote embedder is down, or too slow) it falls back to the keyword
+// ranking.
 func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, error) {
+	found, _, err := r.hybrid(ctx, query, k)
+	return found, err
+}
+
+// hybrid is Hybrid, also returning the retrieval used (ModeHybrid, or
+// ModeKeyword after a fallback).
+func (r *Retriever) hybrid(ctx context.Context, query string, k int) ([]Source, string, error) {
 	n := max(4*k, 20)
 	kw, err := r.keyword(ctx, query, n, k)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
+	retrieval := ModeHybrid
 	sem, err := r.semanticIDs(ctx, query, n)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		// The embedding server is down: keyword results still answer.
-		sem = nil
+	var qe *queryEmbedError
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, "", ctx.Err()
+	case errors.As(err, &qe):
+		// The embedding server is down or hung: keyword results still answer.
+		r.logFallback(ctx, ModeHybrid, qe.err)
+		sem, retrieval = nil, ModeKeyword
+	default:
+		return nil, "", err
 	}
 	const rrfK = 60
 	fused := map[int64]float64{}
@@ -322,7 +392,7 @@ func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, 
 	}
 	rows, err := r.load(ctx, missing)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	terms := queryTerms(query)
 	out := make([]Source, 0, len(ids))
@@ -338,7 +408,7 @@ func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, 
 		s.Score = fused[id]
 		out = append(out, s)
 	}
-	return out, nil
+	return out, retrieval, nil
 }
 
 func (r *Retriever) load(ctx context.Context, ids []int64) (map[int64]chunkRow, error) {

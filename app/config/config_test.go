@@ -57,6 +57,12 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad log format", map[string]string{"LOG_FORMAT": "xml"}, "LOG_FORMAT"},
 		{"bad proxy", map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8, example.com"}, "TRUSTED_PROXIES"},
 		{"bad introspection switch", map[string]string{"GRAPHQL_INTROSPECTION": "maybe"}, "GRAPHQL_INTROSPECTION"},
+		{"max tokens 0", map[string]string{"CHAT_MAX_TOKENS": "0"}, "CHAT_MAX_TOKENS"},
+		{"max tokens too many", map[string]string{"CHAT_MAX_TOKENS": "1000000"}, "CHAT_MAX_TOKENS"},
+		{"max tokens not a number", map[string]string{"CHAT_MAX_TOKENS": "lots"}, "CHAT_MAX_TOKENS"},
+		{"bad index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "forever"}, "CHAT_INDEX_JOB_TIMEOUT"},
+		{"zero index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "0s"}, "CHAT_INDEX_JOB_TIMEOUT"},
+		{"bad query embed timeout", map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "-1s"}, "LLM_QUERY_EMBED_TIMEOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -65,6 +71,43 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 				t.Fatalf("err = %v, want one line mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestLoadQueryEmbedTimeout(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.QueryEmbedTimeout != 0 || c.QueryEmbedTimeout() != DefaultQueryEmbedTimeout {
+		t.Fatalf("default: %v %v", c.QueryEmbedTimeout(), err)
+	}
+	c, err = Load(envOf(map[string]string{"LLM_TIMEOUT": "2s"}))
+	if err != nil || c.QueryEmbedTimeout() != 2*time.Second {
+		t.Fatalf("a query's embedding waits no longer than LLM_TIMEOUT: %v %v", c.QueryEmbedTimeout(), err)
+	}
+	c, err = Load(envOf(map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "800ms"}))
+	if err != nil || c.QueryEmbedTimeout() != 800*time.Millisecond {
+		t.Fatalf("set: %v %v", c.QueryEmbedTimeout(), err)
+	}
+}
+
+func TestLoadChatMaxTokens(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.MaxTokens != 1024 {
+		t.Fatalf("default: %v %v", c.Chat.MaxTokens, err)
+	}
+	c, err = Load(envOf(map[string]string{"CHAT_MAX_TOKENS": "256"}))
+	if err != nil || c.Chat.MaxTokens != 256 {
+		t.Fatalf("set: %v %v", c.Chat.MaxTokens, err)
+	}
+}
+
+func TestLoadIndexJobTimeout(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.IndexJobTimeout != 10*time.Minute {
+		t.Fatalf("default: %v %v", c.Chat.IndexJobTimeout, err)
+	}
+	c, err = Load(envOf(map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "90s"}))
+	if err != nil || c.Chat.IndexJobTimeout != 90*time.Second {
+		t.Fatalf("set: %v %v", c.Chat.IndexJobTimeout, err)
 	}
 }
 

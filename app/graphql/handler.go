@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	gql "github.com/99designs/gqlgen/graphql"
@@ -123,6 +124,8 @@ type request struct {
 	principal     web.Principal
 	correlationID string
 	method        string
+	// retrieval registers the "retrieval" extension of the first search.
+	retrieval sync.Once
 }
 
 type requestKey struct{}

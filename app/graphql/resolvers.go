@@ -170,9 +170,15 @@ func (r *queryResolver) SearchDocuments(ctx context.Context, query string, mode 
 	if err := r.store.Validate.Struct(&in); err != nil {
 		return nil, err
 	}
-	res, err := r.retriever.Search(ctx, in.Query, k, in.Mode)
+	res, retrieval, err := r.retriever.Search(ctx, in.Query, k, in.Mode)
 	if err != nil {
 		return nil, api.ChatError(err)
+	}
+	// As REST's "retrieval": keyword when the embedder failed or was slow
+	// (the first search's, when an operation holds several).
+	// Root fields resolve concurrently: the request registers it once.
+	if req := requestFrom(ctx); req != nil {
+		req.retrieval.Do(func() { gql.RegisterExtension(ctx, "retrieval", retrieval) })
 	}
 	hits := make([]SearchHit, 0, len(res))
 	var docs map[int64]*models.Document

@@ -1,8 +1,12 @@
 // Package openaitest is an in-process HTTP server that speaks the OpenAI
 // wire format (chat completions as JSON or `data:` SSE chunks ending with
-// `[DONE]`, usage, embeddings, the model list) and misbehaves on request:
-// error statuses with Retry-After, stalls, garbage, broken streams. Tests
-// point the real providers at it, so the whole client path is exercised.
+// `[DONE]`, usage, `max_tokens`, embeddings, the model list) and misbehaves
+// on request, on chat completions and embeddings alike: error statuses with
+// Retry-After, stalls before the first byte, connection resets, slow
+// answers, streams (and bodies) that hang halfway, garbage, broken streams.
+// It records when each request's client went away, so tests can prove that
+// an upstream call was cancelled, and when. Tests point the real providers
+// at it, so the whole client path is exercised.
 package openaitest
 
 import (
@@ -11,6 +15,7 @@ import (
 	"hash/fnv"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,26 +23,35 @@ import (
 	"time"
 )
 
-// Mode says how the server answers a chat request.
+// Mode says how the server answers a request.
 type Mode int
 
-// Modes.
+// Modes. Chat completions know them all; embeddings know Normal, Status,
+// Stall, Reset, Hang and Garbage (and Delay).
 const (
-	Normal  Mode = iota // stream (or return) the tokens
+	Normal  Mode = iota // stream (or return) the tokens, or the vectors
 	Status              // answer Status with an OpenAI error body (and Retry-After)
 	Stall               // send nothing until the client gives up
 	Broken              // send BreakAfter tokens, then drop the connection
-	Garbage             // 200 with a stream that is not JSON
+	Garbage             // 200 with a stream (or body) that is not JSON
+	// Reset drops the connection with a TCP reset before a byte is sent.
+	Reset
+	// Hang sends the headers and HangAfter tokens (embeddings: the first
+	// half of the JSON body), then nothing more until the client gives up.
+	Hang
 )
 
-// Reply scripts one chat answer.
+// Reply scripts one answer.
 type Reply struct {
-	Mode       Mode
-	Tokens     []string
-	Delay      time.Duration // between chunks (and before the first)
+	Mode   Mode
+	Tokens []string
+	// Delay is the wait before every chunk, the first included (a model
+	// that answers slowly); for embeddings, the wait before the answer.
+	Delay      time.Duration
 	Status     int
 	RetryAfter string
 	BreakAfter int
+	HangAfter  int
 	// NoUsage leaves the usage chunk out (some servers send none).
 	NoUsage bool
 }
@@ -46,20 +60,29 @@ type Reply struct {
 type Request struct {
 	Path string
 	Body map[string]any
+	// Start is when the request arrived.
+	Start time.Time
 }
 
-// Server is the fake. Script replies with Push; when the script is empty
-// Default answers.
+// Server is the fake. Script chat replies with Push and embeddings replies
+// with PushEmbeddings; when a script is empty, Default (chat) or
+// EmbedDefault (embeddings) answers. Change the defaults while requests may
+// run with SetDefault and SetEmbedDefault.
 type Server struct {
 	*httptest.Server
-	mu        sync.Mutex
-	script    []Reply
-	Default   Reply
-	Models    []string
-	requests  []Request
-	cancelled int
-	completed int
-	cancelCh  chan struct{}
+	mu           sync.Mutex
+	script       []Reply
+	embedScript  []Reply
+	Default      Reply
+	EmbedDefault Reply
+	// ModelsReply answers /v1/models (Normal, Status, Stall or Reset).
+	ModelsReply Reply
+	Models      []string
+	requests    []Request
+	cancelled   int
+	cancelledAt []time.Time
+	completed   int
+	cancelCh    chan struct{}
 }
 
 // New starts a server; Close it when done.
@@ -67,7 +90,7 @@ func New() *Server {
 	s := &Server{
 		Default:  Reply{Tokens: []string{"Hello", ", ", "world", "."}},
 		Models:   []string{"fake-chat-1", "fake-chat-2"},
-		cancelCh: make(chan struct{}, 16),
+		cancelCh: make(chan struct{}, 64),
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
@@ -80,11 +103,32 @@ func New() *Server {
 // BaseURL is the URL to give to clients (ends in /v1).
 func (s *Server) BaseURL() string { return s.URL + "/v1" }
 
-// Push appends replies to the script.
+// Push appends replies to the chat completions script.
 func (s *Server) Push(r ...Reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.script = append(s.script, r...)
+}
+
+// PushEmbeddings appends replies to the embeddings script.
+func (s *Server) PushEmbeddings(r ...Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.embedScript = append(s.embedScript, r...)
+}
+
+// SetDefault changes the chat reply used when the script is empty.
+func (s *Server) SetDefault(r Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Default = r
+}
+
+// SetEmbedDefault changes the embeddings reply used when its script is empty.
+func (s *Server) SetEmbedDefault(r Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.EmbedDefault = r
 }
 
 // Requests returns the requests seen so far.
@@ -105,11 +149,30 @@ func (s *Server) ChatRequests() int {
 	return n
 }
 
-// Cancelled counts chat requests whose client went away before the end.
+// EmbeddingRequests counts embeddings requests.
+func (s *Server) EmbeddingRequests() int {
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Path == "/v1/embeddings" {
+			n++
+		}
+	}
+	return n
+}
+
+// Cancelled counts requests whose client went away before the end.
 func (s *Server) Cancelled() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cancelled
+}
+
+// CancelledAt returns when the server saw each cancelled request's client
+// go away (its connection closed), in order.
+func (s *Server) CancelledAt() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.cancelledAt...)
 }
 
 // CancelledCh receives once per cancelled request.
@@ -127,7 +190,7 @@ func (s *Server) record(r *http.Request) map[string]any {
 	var m map[string]any
 	_ = json.Unmarshal(body, &m)
 	s.mu.Lock()
-	s.requests = append(s.requests, Request{Path: r.URL.Path, Body: m})
+	s.requests = append(s.requests, Request{Path: r.URL.Path, Body: m, Start: time.Now()})
 	s.mu.Unlock()
 	return m
 }
@@ -143,9 +206,23 @@ func (s *Server) next() Reply {
 	return s.Default
 }
 
+func (s *Server) nextEmbed() Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.embedScript) > 0 {
+		r := s.embedScript[0]
+		s.embedScript = s.embedScript[1:]
+		return r
+	}
+	return s.EmbedDefault
+}
+
+// markCancelled records that the request's client went away; net/http
+// cancels the request's context as soon as it sees the connection close.
 func (s *Server) markCancelled() {
 	s.mu.Lock()
 	s.cancelled++
+	s.cancelledAt = append(s.cancelledAt, time.Now())
 	s.mu.Unlock()
 	select {
 	case s.cancelCh <- struct{}{}:
@@ -194,6 +271,15 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		s.markCancelled()
 		return
+	case Reset:
+		reset(w)
+		return
+	}
+	tokens := reply.Tokens
+	finish := "stop"
+	if mt, ok := body["max_tokens"].(float64); ok && int(mt) < len(tokens) {
+		// As real servers do: the answer stops at max_tokens.
+		tokens, finish = tokens[:int(mt)], "length"
 	}
 	prompt := 0
 	if msgs, ok := body["messages"].([]any); ok {
@@ -204,12 +290,12 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}`, prompt, len(reply.Tokens), prompt+len(reply.Tokens))
+	usage := fmt.Sprintf(`{"prompt_tokens":%d,"completion_tokens":%d,"total_tokens":%d}`, prompt, len(tokens), prompt+len(tokens))
 	if !stream {
 		w.Header().Set("Content-Type", "application/json")
-		content, _ := json.Marshal(strings.Join(reply.Tokens, ""))
-		fmt.Fprintf(w, `{"id":"chatcmpl-fake","object":"chat.completion","created":1700000000,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":"stop"}],"usage":%s}`,
-			model, content, usage)
+		content, _ := json.Marshal(strings.Join(tokens, ""))
+		fmt.Fprintf(w, `{"id":"chatcmpl-fake","object":"chat.completion","created":1700000000,"model":%q,"choices":[{"index":0,"message":{"role":"assistant","content":%s},"finish_reason":%q}],"usage":%s}`,
+			model, content, finish, usage)
 		return
 	}
 	w.Header().Set("Content-Type", "text/event-stream")
@@ -240,7 +326,11 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 		}
 		return fmt.Sprintf(`{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":%q,"choices":[{"index":0,"delta":%s,"finish_reason":%s}],"usage":null}`, model, d, fin)
 	}
-	for i, tok := range reply.Tokens {
+	if reply.Mode == Hang && reply.HangAfter == 0 && fl != nil {
+		// Headers sent, then silence.
+		fl.Flush()
+	}
+	for i, tok := range tokens {
 		if reply.Mode == Broken && i == reply.BreakAfter {
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
@@ -249,12 +339,22 @@ func (s *Server) chat(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
+		if reply.Mode == Hang && i == reply.HangAfter {
+			<-r.Context().Done()
+			s.markCancelled()
+			return
+		}
 		if !wait(r, reply.Delay) || !send(chunk(tok, "")) {
 			s.markCancelled()
 			return
 		}
 	}
-	send(chunk("", "stop"))
+	if reply.Mode == Hang {
+		<-r.Context().Done()
+		s.markCancelled()
+		return
+	}
+	send(chunk("", finish))
 	if !reply.NoUsage {
 		send(fmt.Sprintf(`{"id":"chatcmpl-fake","object":"chat.completion.chunk","created":1700000000,"model":%q,"choices":[],"usage":%s}`, model, usage))
 	}
@@ -284,11 +384,45 @@ func Vector(text string) []float64 {
 	return v
 }
 
+// reset drops the connection with a TCP RST (SO_LINGER 0), as a crashed or
+// overloaded server's kernel does.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		return
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		return
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}
+
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 	body := s.record(r)
-	reply := s.next()
-	if reply.Mode == Status {
+	reply := s.nextEmbed()
+	switch reply.Mode {
+	case Status:
 		writeError(w, reply.Status, reply.RetryAfter)
+		return
+	case Stall:
+		<-r.Context().Done()
+		s.markCancelled()
+		return
+	case Reset:
+		reset(w)
+		return
+	}
+	if !wait(r, reply.Delay) {
+		s.markCancelled()
+		return
+	}
+	if reply.Mode == Garbage {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"object": "list", "data": [not json`)
 		return
 	}
 	var inputs []string
@@ -312,15 +446,42 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 		data[i] = item{Object: "embedding", Index: i, Embedding: Vector(in)}
 		tokens += len(strings.Fields(in))
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]any{
+	out, _ := json.Marshal(map[string]any{
 		"object": "list", "data": data, "model": body["model"],
 		"usage": map[string]int{"prompt_tokens": tokens, "total_tokens": tokens},
 	})
+	w.Header().Set("Content-Type", "application/json")
+	if reply.Mode == Hang {
+		// Half the body, then silence.
+		w.Header().Set("Content-Length", fmt.Sprint(len(out)))
+		_, _ = w.Write(out[:len(out)/2])
+		if fl, ok := w.(http.Flusher); ok {
+			fl.Flush()
+		}
+		<-r.Context().Done()
+		s.markCancelled()
+		return
+	}
+	_, _ = w.Write(out)
 }
 
 func (s *Server) models(w http.ResponseWriter, r *http.Request) {
 	s.record(r)
+	s.mu.Lock()
+	reply := s.ModelsReply
+	s.mu.Unlock()
+	switch reply.Mode {
+	case Status:
+		writeError(w, reply.Status, reply.RetryAfter)
+		return
+	case Stall:
+		<-r.Context().Done()
+		s.markCancelled()
+		return
+	case Reset:
+		reset(w)
+		return
+	}
 	type model struct {
 		ID      string `json:"id"`
 		Object  string `json:"object"`
