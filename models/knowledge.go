@@ -121,6 +121,11 @@ WHERE user_id = ? AND day = ? AND tokens + ? <= ?`, need, need, now, userID, day
 			return false, 0, fmt.Errorf("read chat budget: %w", err)
 		}
 		if len(rows) == 1 {
+			if !seeded {
+				// Another chat of the user's first of the day made the row
+				// between our UPDATE and this read: try it again.
+				continue
+			}
 			return false, rows[0].Tokens, nil
 		}
 		if seeded {
