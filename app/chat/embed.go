@@ -12,8 +12,6 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 	"golang.org/x/text/unicode/norm"
 
 	"tienda/models"
@@ -198,7 +196,7 @@ type OpenAIEmbedderConfig struct {
 // OpenAIEmbedder calls an OpenAI-compatible /v1/embeddings endpoint.
 type OpenAIEmbedder struct {
 	cfg    OpenAIEmbedderConfig
-	client openai.Client
+	client *openaiClient
 }
 
 // NewOpenAIEmbedder returns an embedder for cfg.Model at cfg.BaseURL.
@@ -219,12 +217,7 @@ func NewOpenAIEmbedder(cfg OpenAIEmbedderConfig) *OpenAIEmbedder {
 	if cfg.Breaker == nil {
 		cfg.Breaker = NewBreaker(5, 30*time.Second)
 	}
-	opts := []option.RequestOption{option.WithBaseURL(cfg.BaseURL), option.WithAPIKey(cfg.APIKey), option.WithMaxRetries(0),
-		option.WithRequestTimeout(cfg.Timeout)}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
-	}
-	return &OpenAIEmbedder{cfg: cfg, client: openai.NewClient(opts...)}
+	return &OpenAIEmbedder{cfg: cfg, client: newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient)}
 }
 
 // Model implements Embedder.
@@ -297,12 +290,13 @@ func (e *OpenAIEmbedder) Embed(ctx context.Context, texts []string) ([][]float32
 
 // embedOnce is one request.
 func (e *OpenAIEmbedder) embedOnce(ctx context.Context, texts []string) ([][]float32, int, error) {
-	resp, err := e.client.Embeddings.New(ctx, openai.EmbeddingNewParams{
-		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
-		Model: openai.EmbeddingModel(e.cfg.Model),
-	})
+	answer, err := e.client.send(ctx, http.MethodPost, "/embeddings", embeddingsRequest{Input: texts, Model: e.cfg.Model, EncodingFormat: "float"})
 	if err != nil {
-		return nil, 0, fmt.Errorf("embeddings request: %w", classify(err))
+		return nil, 0, fmt.Errorf("embeddings request: %w", err)
+	}
+	var resp embeddingsAnswer
+	if err := decode(answer, &resp); err != nil {
+		return nil, 0, fmt.Errorf("embeddings request: %w", err)
 	}
 	if len(resp.Data) != len(texts) {
 		return nil, 0, fmt.Errorf("embeddings: %w: got %d vectors for %d inputs", ErrBadResponse, len(resp.Data), len(texts))
@@ -310,7 +304,7 @@ func (e *OpenAIEmbedder) embedOnce(ctx context.Context, texts []string) ([][]flo
 	out := make([][]float32, len(texts))
 	dim := -1
 	for _, d := range resp.Data {
-		if d.Index < 0 || int(d.Index) >= len(texts) || out[d.Index] != nil {
+		if d.Index < 0 || d.Index >= len(texts) || out[d.Index] != nil {
 			return nil, 0, fmt.Errorf("embeddings: %w: bad index %d", ErrBadResponse, d.Index)
 		}
 		if len(d.Embedding) == 0 || (dim >= 0 && len(d.Embedding) != dim) {
@@ -324,5 +318,5 @@ func (e *OpenAIEmbedder) embedOnce(ctx context.Context, texts []string) ([][]flo
 		Normalize(v)
 		out[d.Index] = v
 	}
-	return out, int(resp.Usage.TotalTokens), nil
+	return out, resp.Usage.TotalTokens, nil
 }

@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/openai/openai-go/v3"
-	"github.com/openai/openai-go/v3/option"
 
 	"tienda/models"
 )
@@ -45,27 +41,6 @@ func (e *UpstreamError) Unwrap() error { return ErrUnavailable }
 
 // retryable is true for 429 and 5xx.
 func (e *UpstreamError) retryable() bool { return e.Status == 429 || e.Status >= 500 }
-
-// classify turns an openai-go error into ours.
-func classify(err error) error {
-	var ae *openai.Error
-	var ne net.Error
-	switch {
-	case errors.As(err, &ae):
-		ue := &UpstreamError{Status: ae.StatusCode, Message: ae.Message}
-		if ae.Response != nil {
-			ue.RetryAfter = parseRetryAfter(ae.Response.Header.Get("Retry-After"))
-		}
-		return ue
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Errorf("%w: %w", ErrTimeout, err)
-	case errors.Is(err, context.Canceled):
-		return err
-	case errors.As(err, &ne):
-		return fmt.Errorf("%w: %w", ErrUnavailable, err)
-	}
-	return fmt.Errorf("%w: %w", ErrBadResponse, err)
-}
 
 func parseRetryAfter(v string) time.Duration {
 	if v == "" {
@@ -150,11 +125,11 @@ type OpenAIConfig struct {
 // (OpenAI, Azure, Ollama, vLLM, llama.cpp server).
 type OpenAIProvider struct {
 	cfg    OpenAIConfig
-	client openai.Client
+	client *openaiClient
 }
 
 // NewOpenAIProvider builds the provider. Retries are ours (before the first
-// token only), so the client's own are disabled.
+// token only).
 func NewOpenAIProvider(cfg OpenAIConfig) *OpenAIProvider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 60 * time.Second
@@ -171,11 +146,7 @@ func NewOpenAIProvider(cfg OpenAIConfig) *OpenAIProvider {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	opts := []option.RequestOption{option.WithBaseURL(cfg.BaseURL), option.WithAPIKey(cfg.APIKey), option.WithMaxRetries(0)}
-	if cfg.HTTPClient != nil {
-		opts = append(opts, option.WithHTTPClient(cfg.HTTPClient))
-	}
-	return &OpenAIProvider{cfg: cfg, client: openai.NewClient(opts...)}
+	return &OpenAIProvider{cfg: cfg, client: newOpenAIClient(cfg.BaseURL, cfg.APIKey, cfg.HTTPClient)}
 }
 
 // Name implements Provider.
@@ -191,9 +162,13 @@ func (p *OpenAIProvider) Models(ctx context.Context) ([]string, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	page, err := p.client.Models.List(ctx)
+	resp, err := p.client.send(ctx, http.MethodGet, "/models", nil)
 	if err != nil {
-		return nil, fmt.Errorf("list models: %w", classify(err))
+		return nil, fmt.Errorf("list models: %w", err)
+	}
+	var page modelsAnswer
+	if err := decode(resp, &page); err != nil {
+		return nil, fmt.Errorf("list models: %w", err)
 	}
 	out := make([]string, 0, len(page.Data))
 	for _, m := range page.Data {
@@ -204,30 +179,17 @@ func (p *OpenAIProvider) Models(ctx context.Context) ([]string, error) {
 
 // Stream implements Provider.
 func (p *OpenAIProvider) Stream(ctx context.Context, req Completion, onDelta func(string) error) (Usage, error) {
-	params := openai.ChatCompletionNewParams{
-		Model:         openai.ChatModel(req.Model),
-		StreamOptions: openai.ChatCompletionStreamOptionsParam{IncludeUsage: openai.Bool(true)},
-	}
+	params := chatRequest{Model: req.Model, Stream: true, Temperature: req.Temperature, MaxTokens: req.MaxTokens}
+	params.StreamOptions.IncludeUsage = true
 	if params.Model == "" {
-		params.Model = openai.ChatModel(p.cfg.Model)
-	}
-	if req.Temperature != nil {
-		params.Temperature = openai.Float(*req.Temperature)
-	}
-	if req.MaxTokens > 0 {
-		// max_tokens, not max_completion_tokens: the one every
-		// OpenAI-compatible server (Ollama, vLLM, llama.cpp) honours.
-		params.MaxTokens = openai.Int(int64(req.MaxTokens))
+		params.Model = p.cfg.Model
 	}
 	for _, m := range req.Messages {
-		switch m.Role {
-		case "system":
-			params.Messages = append(params.Messages, openai.SystemMessage(m.Content))
-		case "assistant":
-			params.Messages = append(params.Messages, openai.AssistantMessage(m.Content))
-		default:
-			params.Messages = append(params.Messages, openai.UserMessage(m.Content))
+		role := m.Role
+		if role != "system" && role != "assistant" {
+			role = "user"
 		}
+		params.Messages = append(params.Messages, chatMessage{Role: role, Content: m.Content})
 	}
 	var lastErr error
 	for attempt := 0; attempt <= p.cfg.MaxRetries; attempt++ {
@@ -288,13 +250,20 @@ type consumerStop struct{ err error }
 
 func (c *consumerStop) Error() string { return "consumer stopped: " + c.err.Error() }
 
-func (p *OpenAIProvider) attempt(ctx context.Context, params openai.ChatCompletionNewParams, req Completion, onDelta func(string) error) (Usage, bool, error) {
+func (p *OpenAIProvider) attempt(ctx context.Context, params chatRequest, req Completion, onDelta func(string) error) (Usage, bool, error) {
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	watchdog := time.AfterFunc(p.cfg.Timeout, func() { cancel(ErrTimeout) })
 	defer watchdog.Stop()
 
-	stream := p.client.Chat.Completions.NewStreaming(actx, params)
+	resp, err := p.client.send(actx, http.MethodPost, "/chat/completions", params)
+	if err != nil {
+		if errors.Is(context.Cause(actx), ErrTimeout) && ctx.Err() == nil {
+			err = fmt.Errorf("%w after %s without data", ErrTimeout, p.cfg.Timeout)
+		}
+		return p.fillUsage(Usage{}, req, nil), false, err
+	}
+	stream := newSSEStream(resp.Body)
 	defer stream.Close()
 	started := false
 	var usage Usage
@@ -302,8 +271,8 @@ func (p *OpenAIProvider) attempt(ctx context.Context, params openai.ChatCompleti
 	for stream.Next() {
 		watchdog.Reset(p.cfg.Timeout)
 		chunk := stream.Current()
-		if chunk.Usage.TotalTokens > 0 {
-			usage = Usage{PromptTokens: int(chunk.Usage.PromptTokens), CompletionTokens: int(chunk.Usage.CompletionTokens)}
+		if chunk.Usage != nil && chunk.Usage.TotalTokens > 0 {
+			usage = Usage{PromptTokens: chunk.Usage.PromptTokens, CompletionTokens: chunk.Usage.CompletionTokens}
 		}
 		for _, ch := range chunk.Choices {
 			if ch.Index != 0 || ch.Delta.Content == "" {
@@ -317,7 +286,7 @@ func (p *OpenAIProvider) attempt(ctx context.Context, params openai.ChatCompleti
 			}
 		}
 	}
-	err := stream.Err()
+	err = stream.Err()
 	if err == nil && !started && usage.Total() == 0 && len(text) == 0 {
 		// no chunk at all: an empty body or a non-SSE answer
 		err = fmt.Errorf("%w: empty stream", ErrBadResponse)
