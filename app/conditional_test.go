@@ -149,3 +149,42 @@ func TestRequireIfMatchOff(t *testing.T) {
 	wantStatus(t, ts.do("PATCH", path, map[string]any{"stock": 5}, "Authorization", auth), 200)
 	wantStatus(t, ts.do("DELETE", path, nil, "Authorization", auth), 204)
 }
+
+// TestIfMatchAnyIsNeverRefused: If-Match: * accepts whatever version is
+// there, so concurrent writes with it all succeed (a write overtaken by
+// another is redone on the new version, never answered 412), and a field
+// one PATCH did not send is never put back by it.
+func TestIfMatchAnyIsNeverRefused(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect, func(c *config.Config) {
+			c.Prod.RateWrite = config.Rate{N: 1 << 20, Window: 60e9}
+		})
+		auth := ts.staffToken("rosa")
+		r := ts.do("POST", "/api/v1/products", map[string]any{"name": "Any", "description": "initial", "price": "1.00", "stock": 0}, "Authorization", auth)
+		path := r.Header.Get("Location")
+		var wg sync.WaitGroup
+		for w := range 6 {
+			wg.Go(func() {
+				for i := range 8 {
+					body := fmt.Sprintf(`{"stock":%d}`, 100+i)
+					if w%2 == 1 {
+						body = fmt.Sprintf(`{"description":"by writer %d"}`, w)
+					}
+					req := httptest.NewRequest("PATCH", path, strings.NewReader(body))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Authorization", auth)
+					req.Header.Set("If-Match", "*")
+					if resp := ts.request(req); resp.Status != 200 {
+						t.Errorf("PATCH with If-Match: *: %d %s", resp.Status, resp.Body)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		p := ts.do("GET", path, nil, "Authorization", auth).Map(t)
+		if p["stock"].(float64) != 107 || !strings.HasPrefix(p["description"].(string), "by writer") {
+			t.Fatalf("a field was put back by a PATCH that did not send it: %v", p)
+		}
+	})
+}

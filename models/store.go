@@ -127,27 +127,55 @@ func (s *Store) changed(ctx context.Context, rec Entity, action string, err erro
 // expected; otherwise it returns a *VersionConflictError holding the
 // current record. The history gets the changed fields with old and new values.
 func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
-	if err := s.Validate.Struct(rec); err != nil {
-		return err
+	return s.Change(ctx, rec, rec.GetID(), expected, nil)
+}
+
+// AnyVersion, as Change's expected version, accepts whatever version the
+// record has when the change runs.
+const AnyVersion int64 = -1
+
+// Change reads the record with id into rec, locked for the transaction,
+// applies change to it (nil: rec already holds the new values) and writes
+// it, with its history entry. It is refused with a *VersionConflictError
+// when the record's version is not expected (a version that is not one,
+// such as 0, never matches). With AnyVersion the change is applied to
+// whatever version is there under the lock, so a write that another
+// overtook never puts back what the other wrote, and is never refused for it.
+func (s *Store) Change(ctx context.Context, rec Entity, id, expected int64, change func(Entity) error) error {
+	if change == nil {
+		if err := s.Validate.Struct(rec); err != nil {
+			return err
+		}
 	}
 	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		old := newLike(rec)
-		if err := lockRow(tx, s.Dialect()).Take(old, rec.GetID()).Error; err != nil {
+		if err := lockRow(tx, s.Dialect()).Take(old, id).Error; err != nil {
 			if errors.Is(err, gorm.ErrRecordNotFound) {
 				return ErrNotFound
 			}
 			return fmt.Errorf("load %s: %w", typeName(rec), err)
 		}
-		if old.GetVersion() != expected {
+		if expected != AnyVersion && old.GetVersion() != expected {
 			return &VersionConflictError{Expected: expected, Current: old}
 		}
-		rec.setMeta(old.GetID(), expected+1, createdAt(old), Now())
-		res := tx.Model(rec).Where("version = ?", expected).Select("*").Omit("id", "created_at").Updates(rec)
+		version := old.GetVersion()
+		if change != nil {
+			// rec becomes a copy of the locked row, then the change.
+			reflect.ValueOf(rec).Elem().Set(reflect.ValueOf(old).Elem())
+			if err := change(rec); err != nil {
+				return err
+			}
+			if err := s.Validate.Struct(rec); err != nil {
+				return err
+			}
+		}
+		rec.setMeta(old.GetID(), version+1, createdAt(old), Now())
+		res := tx.Model(rec).Where("version = ?", version).Select("*").Omit("id", "created_at").Updates(rec)
 		if res.Error != nil {
 			return translate(res.Error, rec, "update "+typeName(rec))
 		}
 		if res.RowsAffected == 0 {
-			return &VersionConflictError{Expected: expected, Current: old}
+			return &VersionConflictError{Expected: version, Current: old}
 		}
 		if h, ok := rec.(updateHook); ok {
 			if err := h.afterUpdate(tx, old); err != nil {

@@ -203,15 +203,25 @@ func (r *Resource[T, PT]) update(c *fiber.Ctx, mode int) error {
 	if err != nil {
 		return err
 	}
-	expected, err := web.IfMatch(c).Expect(rec.GetVersion(), r.RequireIfMatch)
+	pc := web.IfMatch(c)
+	expected, err := pc.Expect(rec.GetVersion(), r.RequireIfMatch)
 	if err != nil {
 		return err
 	}
-	if err := web.BindFields(obj, rec, r.Writable, mode); err != nil {
-		return err
+	if pc.AnyVersion(r.RequireIfMatch) {
+		expected = models.AnyVersion // whatever version is current when the write runs
 	}
+	// The body's fields are bound onto the row read under the write's
+	// lock, so a write to "any version" applies to the version current
+	// then and never puts back what another write changed.
 	web.WithActor(c, models.SourceAPI)
-	if err := r.Store.Update(c.UserContext(), rec, expected); err != nil {
+	err = r.Store.Change(c.UserContext(), rec, rec.GetID(), expected, func(e models.Entity) error {
+		return web.BindFields(obj, e, r.Writable, mode)
+	})
+	if errors.Is(err, models.ErrNotFound) {
+		return web.NotFound(r.Title)
+	}
+	if err != nil {
 		return err
 	}
 	return r.send(c, 200, rec)
@@ -226,16 +236,20 @@ func (r *Resource[T, PT]) Delete(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	expected, err := web.IfMatch(c).Expect(cur.GetVersion(), r.RequireIfMatch)
+	pc := web.IfMatch(c)
+	expected, err := pc.Expect(cur.GetVersion(), r.RequireIfMatch)
 	if err != nil {
 		return err
 	}
+	if pc.AnyVersion(r.RequireIfMatch) {
+		expected = 0
+	}
 	web.WithActor(c, models.SourceAPI)
-	rec := PT(new(T))
-	if err := r.Store.Delete(c.UserContext(), rec, cur.GetID(), expected); err != nil {
-		if errors.Is(err, models.ErrNotFound) {
-			return web.NotFound(r.Title)
-		}
+	err = r.Store.Delete(c.UserContext(), PT(new(T)), cur.GetID(), expected)
+	if errors.Is(err, models.ErrNotFound) {
+		return web.NotFound(r.Title)
+	}
+	if err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

@@ -53,6 +53,14 @@ func IfMatch(c *fiber.Ctx) Precondition {
 	return pc
 }
 
+// AnyVersion reports whether the write applies to whatever version is
+// current (If-Match: *, or no If-Match where it is not required): a write
+// that another one overtakes is then redone on the new version, rather
+// than refused.
+func (pc Precondition) AnyVersion(required bool) bool {
+	return pc.Any || (!pc.Sent && !required)
+}
+
 // Expect is the version a write may replace, given the record's current
 // version: the current one for "*" or a tag that names it; otherwise a
 // 412 (the record changed, or the tag is weak) with the current ETag.
