@@ -99,7 +99,7 @@ function response(status, headers, body)
   if status < 200 or status > 299 then
     non2xx = non2xx + 1
     if first_bad == "" then
-      first_bad = tostring(status) .. " " .. string.sub(tostring(body or ""), 1, 200)
+      first_bad = tostring(status) .. " " .. string.sub(tostring(body or ""), 1, 4000)
     end
   end
 end
