@@ -85,7 +85,7 @@ func (s *Server) routes() {
 
 	// The admin: sign-in is public, everything else needs a staff session.
 	p := s.panel
-	adm := app.Group(adminpanel.Base, p.Headers, p.CSRF)
+	adm := app.Group(adminpanel.Base, p.Headers, p.Sessions, p.CSRF)
 	adm.Get("/login", p.LoginForm)
 	adm.Post("/login", p.Login)
 	staff := adm.Group("", p.RequireStaff)

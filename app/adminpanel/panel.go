@@ -48,7 +48,7 @@ const (
 	SessionLoginAt = "login_at"
 	sessPassFP     = "pw"
 	sessFlash      = "flash"
-	sessCSRF       = "csrf"
+	sessCSRF       = "csrf_token"
 
 	localAdminUser = "admin_user"
 	localCSRFToken = "csrf_token"
@@ -64,14 +64,13 @@ type Panel struct {
 	proxies  web.Proxies
 	provider chat.Provider
 	log      *slog.Logger
-	// Two session stores and CSRF handlers over the same storage: the
-	// cookie's Secure flag is fixed per store, and it must follow the
-	// request's scheme (TRUSTED_PROXIES decides what counts as HTTPS).
-	plain, secure         *session.Store
-	csrfPlain, csrfSecure fiber.Handler
-	site                  *admin.Site
-	assets                views.Assets
-	fpKey                 []byte
+	// Two session stores over the same storage: the cookie's Secure flag
+	// is fixed per store, and it must follow the request's scheme
+	// (TRUSTED_PROXIES decides what counts as HTTPS).
+	plain, secure *session.Store
+	site          *admin.Site
+	assets        views.Assets
+	fpKey         []byte
 }
 
 // Config is what the panel is built from.
@@ -100,15 +99,10 @@ func New(cfg Config) (*Panel, error) {
 			Storage: storage, Expiration: SessionIdle, KeyLookup: "cookie:" + SessionCookie, CookiePath: adminBase,
 			CookieSecure: secure, CookieHTTPOnly: true, CookieSameSite: "Lax",
 		})
-		handler := csrf.New(csrf.Config{
-			Session: store, SessionKey: sessCSRF, ContextKey: localCSRFToken,
-			CookieName: csrfCookie, CookiePath: adminBase, CookieSecure: secure, CookieHTTPOnly: true, CookieSameSite: "Lax",
-			Expiration: SessionAbsolute, Extractor: csrfExtractor, ErrorHandler: csrfFailed,
-		})
 		if secure {
-			p.secure, p.csrfSecure = store, handler
+			p.secure = store
 		} else {
-			p.plain, p.csrfPlain = store, handler
+			p.plain = store
 		}
 	}
 	mac := hmac.New(sha256.New, []byte(cfg.SecretKey))
@@ -187,14 +181,6 @@ func (p *Panel) sessions(c *fiber.Ctx) *session.Store {
 	return p.plain
 }
 
-// CSRF checks the form token of every unsafe request (Fiber's csrf).
-func (p *Panel) CSRF(c *fiber.Ctx) error {
-	if p.proxies.IsHTTPS(c) {
-		return p.csrfSecure(c)
-	}
-	return p.csrfPlain(c)
-}
-
 // Headers: admin pages are private and never cached (the CSP without
 // unsafe-inline comes from the stack's security headers).
 func (p *Panel) Headers(c *fiber.Ctx) error {
@@ -226,16 +212,16 @@ func (p *Panel) passwordFingerprint(hash string) string {
 // and whether a session existed but had to be ended (expired, password
 // changed, account deactivated).
 func (p *Panel) sessionUser(c *fiber.Ctx) (*models.User, bool, error) {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
-		return nil, false, fmt.Errorf("admin session: %w", err)
+		return nil, false, err
 	}
-	uid, _ := sess.Get(sessUserID).(int64)
+	uid, _ := sess.get(sessUserID).(int64)
 	if uid == 0 {
 		return nil, false, nil
 	}
-	loginAt, _ := sess.Get(SessionLoginAt).(int64)
-	fp, _ := sess.Get(sessPassFP).(string)
+	loginAt, _ := sess.get(SessionLoginAt).(int64)
+	fp, _ := sess.get(sessPassFP).(string)
 	var u models.User
 	err = p.store.Get(c.UserContext(), &u, uid)
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
@@ -243,7 +229,7 @@ func (p *Panel) sessionUser(c *fiber.Ctx) (*models.User, bool, error) {
 	}
 	if err != nil || time.Since(time.Unix(loginAt, 0)) > SessionAbsolute || !u.IsActive || !u.IsStaff ||
 		!hmac.Equal([]byte(fp), []byte(p.passwordFingerprint(u.PasswordHash))) {
-		if derr := sess.Destroy(); derr != nil {
+		if derr := sess.destroy(); derr != nil {
 			return nil, false, fmt.Errorf("admin session: %w", derr)
 		}
 		return nil, true, nil
@@ -381,22 +367,8 @@ func (p *Panel) Login(c *fiber.Ctx) error {
 		return err
 	}
 	p.throttle.Succeed(ctx, username)
-	sess, err := p.sessions(c).Get(c)
-	if err != nil {
-		return fmt.Errorf("admin session: %w", err)
-	}
-	// A new id at sign-in defeats session fixation; dropping the CSRF
-	// token makes the next page issue a fresh one.
-	if err := sess.Regenerate(); err != nil {
-		return fmt.Errorf("admin session: %w", err)
-	}
-	sess.Delete(sessCSRF)
-	sess.Delete(sessFlash)
-	sess.Set(sessUserID, u.ID)
-	sess.Set(SessionLoginAt, time.Now().Unix())
-	sess.Set(sessPassFP, p.passwordFingerprint(u.PasswordHash))
-	if err := sess.Save(); err != nil {
-		return fmt.Errorf("admin session: %w", err)
+	if err := p.startSession(c, u); err != nil {
+		return err
 	}
 	web.Log(c, p.log).Info("admin sign-in", "user_id", u.ID)
 	target := vm.Next
@@ -406,15 +378,34 @@ func (p *Panel) Login(c *fiber.Ctx) error {
 	return c.Redirect(target, fiber.StatusSeeOther)
 }
 
+// startSession signs u in: a new session id (defeating session fixation)
+// and a new CSRF token, written once at the end of the request.
+func (p *Panel) startSession(c *fiber.Ctx, u *models.User) error {
+	sess, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if err := sess.regenerate(); err != nil {
+		return fmt.Errorf("admin session: %w", err)
+	}
+	sess.set(sessCSRF, newCSRFToken())
+	sess.del(sessFlash)
+	sess.set(sessUserID, u.ID)
+	sess.set(SessionLoginAt, time.Now().Unix())
+	sess.set(sessPassFP, p.passwordFingerprint(u.PasswordHash))
+	return nil
+}
+
 // Logout: POST /admin/logout.
 func (p *Panel) Logout(c *fiber.Ctx) error {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
+		return err
+	}
+	if err := sess.destroy(); err != nil {
 		return fmt.Errorf("admin session: %w", err)
 	}
-	if err := sess.Destroy(); err != nil {
-		return fmt.Errorf("admin session: %w", err)
-	}
+	// The CSRF cookie of earlier releases, if the browser still has one.
 	c.ClearCookie(csrfCookie)
 	return c.Redirect(adminBase+"/login?logged_out=1", fiber.StatusSeeOther)
 }
@@ -452,39 +443,33 @@ func capitalizeFirst(s string) string {
 
 // flash queues a message in the session for the next page.
 func (p *Panel) flash(c *fiber.Ctx, level, message string) {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
 		web.Log(c, p.log).Warn("flash: session", "err", err)
 		return
 	}
 	var list []views.Flash
-	if raw, ok := sess.Get(sessFlash).(string); ok {
+	if raw, ok := sess.get(sessFlash).(string); ok {
 		_ = json.Unmarshal([]byte(raw), &list)
 	}
 	list = append(list, views.Flash{Level: level, Message: message})
 	b, _ := json.Marshal(list)
-	sess.Set(sessFlash, string(b))
-	if err := sess.Save(); err != nil {
-		web.Log(c, p.log).Warn("flash: save session", "err", err)
-	}
+	sess.set(sessFlash, string(b))
 }
 
 // takeFlashes returns and clears the queued messages (no write when none).
 func (p *Panel) takeFlashes(c *fiber.Ctx) []views.Flash {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
 		return nil
 	}
-	raw, ok := sess.Get(sessFlash).(string)
+	raw, ok := sess.get(sessFlash).(string)
 	if !ok {
 		return nil
 	}
 	var list []views.Flash
 	_ = json.Unmarshal([]byte(raw), &list)
-	sess.Delete(sessFlash)
-	if err := sess.Save(); err != nil {
-		web.Log(c, p.log).Warn("flash: save session", "err", err)
-	}
+	sess.del(sessFlash)
 	return list
 }
 
