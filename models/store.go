@@ -104,6 +104,11 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 		if err := tx.Omit("id").Create(rec).Error; err != nil {
 			return translate(err, rec, "create "+typeName(rec))
 		}
+		if r, ok := rec.(relationHolder); ok {
+			if err := r.saveRelations(tx, nil); err != nil {
+				return err
+			}
+		}
 		return s.log(ctx, tx, rec, "create", nil, rec)
 	})
 	return s.changed(ctx, rec, "create", err)
@@ -138,6 +143,11 @@ func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
 			}
 			return fmt.Errorf("load %s: %w", typeName(rec), err)
 		}
+		if r, ok := old.(relationHolder); ok {
+			if err := r.loadRelations(tx); err != nil {
+				return err
+			}
+		}
 		if old.GetVersion() != expected {
 			return &VersionConflictError{Expected: expected, Current: old}
 		}
@@ -148,6 +158,11 @@ func (s *Store) Update(ctx context.Context, rec Entity, expected int64) error {
 		}
 		if res.RowsAffected == 0 {
 			return &VersionConflictError{Expected: expected, Current: old}
+		}
+		if r, ok := rec.(relationHolder); ok {
+			if err := r.saveRelations(tx, old); err != nil {
+				return err
+			}
 		}
 		if h, ok := rec.(updateHook); ok {
 			if err := h.afterUpdate(tx, old); err != nil {

@@ -162,6 +162,10 @@ type FormView struct {
 	HistoryURL string
 	ListURL    string
 	CanDelete  bool
+	// ReadOnly: the user may view, not change (no inputs, no save buttons);
+	// ReadOnlyWhy says which permission changing needs.
+	ReadOnly    bool
+	ReadOnlyWhy string
 	// ObjectRepr is the object's name on a change form.
 	ObjectRepr string
 	// Details are read-only facts shown above a change form (nil: none).
@@ -197,6 +201,8 @@ const (
 	WidgetEmail    = "email"
 	WidgetPassword = "password"
 	WidgetReadOnly = "readonly"
+	// WidgetCheckboxes is a set: one checkbox per option, in titled groups.
+	WidgetCheckboxes = "checkboxes"
 )
 
 // Field is one input of a form with the HTML attributes derived from the
@@ -217,6 +223,21 @@ type Field struct {
 	Step      string
 	// Autocomplete is the input's autocomplete hint ("off", "new-password").
 	Autocomplete string
+	// Groups are a WidgetCheckboxes field's options.
+	Groups []OptionGroup
+}
+
+// OptionGroup is a titled group of checkboxes ("Product": view, add...).
+type OptionGroup struct {
+	Title   string
+	Options []Option
+}
+
+// Option is one checkbox of a set.
+type Option struct {
+	Value   string
+	Label   string
+	Checked bool
 }
 
 // Conflict shows someone else's saved values beside the user's.

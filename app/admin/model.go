@@ -61,12 +61,10 @@ func (m *model[T, PT]) objectURL(id int64) string {
 	return m.listURL() + "/" + strconv.FormatInt(id, 10)
 }
 
-// allow applies the one permission rule (models.Permission) to the signed-in user.
+// allow applies the one permission rule (models.Permission) to the
+// signed-in user; a refusal names the missing permission.
 func (m *model[T, PT]) allow(c *fiber.Ctx, action string) error {
-	if !models.Permission(m.site.hooks.User(c), action, m.typeName) {
-		return errForbidden
-	}
-	return nil
+	return models.Require(m.site.hooks.User(c), action, m.typeName)
 }
 
 func (m *model[T, PT]) can(c *fiber.Ctx, action string) bool {
@@ -322,6 +320,18 @@ func (m *model[T, PT]) editable(name string) bool {
 	return !slices.Contains(m.readOnly, name)
 }
 
+// editableBy: editable, and by this user (SuperuserOnly fields).
+func (m *model[T, PT]) editableBy(c *fiber.Ctx, name string) bool {
+	if !m.editable(name) {
+		return false
+	}
+	if slices.Contains(m.opts.SuperuserOnly, name) {
+		u := m.site.hooks.User(c)
+		return u != nil && u.IsSuperuser
+	}
+	return true
+}
+
 func (m *model[T, PT]) valuesOf(rec PT) formValues {
 	rv := reflect.ValueOf(rec).Elem()
 	out := formValues{}
@@ -334,6 +344,14 @@ func (m *model[T, PT]) valuesOf(rec PT) formValues {
 
 func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValues, errs map[string]string) views.FormView {
 	vm := views.FormView{Singular: m.singular, IsNew: isNew, ListURL: m.listURL(), CanDelete: !isNew && m.can(c, "delete")}
+	canSave := m.can(c, "add")
+	if !isNew {
+		canSave = m.can(c, "change")
+	}
+	if !canSave {
+		vm.ReadOnly = true
+		vm.ReadOnlyWhy = "You may view this " + m.singular + "; changing it needs the " + models.Codename("change", m.typeName) + " permission."
+	}
 	title := "Add " + m.singular
 	if isNew {
 		vm.Action = m.listURL() + "/new"
@@ -354,10 +372,16 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 			if isNew && !m.editable(n) {
 				continue // nothing to show before the object exists
 			}
-			out.Fields = append(out.Fields, m.fieldView(m.fields[n], vals[n], errs[n], isNew))
+			fv := m.fieldView(m.fields[n], vals[n], errs[n], isNew, canSave && m.editableBy(c, n))
+			if m.fields[n].Kind == kindMulti {
+				if err := m.multiView(c, &fv, vals[n]); err != nil {
+					fv.Widget, fv.Value, fv.Error = views.WidgetReadOnly, vals[n], "choices could not be loaded"
+				}
+			}
+			out.Fields = append(out.Fields, fv)
 		}
 		for _, e := range m.opts.Extra {
-			if e.Fieldset == fs.Title || (e.Fieldset == "" && i == len(m.fieldsets)-1) {
+			if canSave && (e.Fieldset == fs.Title || (e.Fieldset == "" && i == len(m.fieldsets)-1)) {
 				w := orDefault(e.Widget, views.WidgetText)
 				fv := views.Field{Name: e.Name, Label: e.Label, Help: e.Help, Widget: w, Error: errs[e.Name]}
 				if w == views.WidgetPassword {
@@ -398,14 +422,54 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 	return vm
 }
 
+// multiView fills a Multi field's checkboxes (or, read-only, the labels
+// of its values).
+func (m *model[T, PT]) multiView(c *fiber.Ctx, fv *views.Field, val string) error {
+	groups, err := m.opts.Multi[fv.Name](c.UserContext())
+	if err != nil {
+		return err
+	}
+	held := map[string]bool{}
+	for _, v := range splitSet(val) {
+		held[v] = true
+	}
+	if fv.Widget == views.WidgetReadOnly {
+		var labels []string
+		for _, g := range groups {
+			for _, o := range g.Options {
+				if held[o.Value] {
+					labels = append(labels, o.Label)
+				}
+			}
+		}
+		fv.Value = strings.Join(labels, ", ")
+		if fv.Value == "" {
+			fv.Value = "—"
+		}
+		return nil
+	}
+	fv.Widget = views.WidgetCheckboxes
+	for _, g := range groups {
+		og := views.OptionGroup{Title: g.Title}
+		for _, o := range g.Options {
+			og.Options = append(og.Options, views.Option{Value: o.Value, Label: o.Label, Checked: held[o.Value]})
+		}
+		fv.Groups = append(fv.Groups, og)
+	}
+	return nil
+}
+
 // fieldView derives the input and its HTML attributes from the field's
 // validate rules (the server validates again, with the same rules).
-func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew bool) views.Field {
+func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew, editable bool) views.Field {
 	fv := views.Field{Name: f.Name, Label: f.Label, Value: val, Error: errMsg}
-	if !m.editable(f.Name) {
+	if !editable {
 		fv.Widget = views.WidgetReadOnly
-		if isNew {
+		switch {
+		case isNew && !m.editable(f.Name):
 			fv.Value = "—"
+		case f.Kind == kindBool:
+			fv.Value = yesNo(val == "on")
 		}
 		return fv
 	}
@@ -445,21 +509,38 @@ func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew bool) views
 	return fv
 }
 
+// formInput is the form's value of a field: one string, or a set's
+// values joined (setValue splits them again).
+func formInput(c *fiber.Ctx, f *field) string {
+	if f.Kind != kindMulti {
+		return strings.Clone(c.FormValue(f.Name))
+	}
+	var vals []string
+	for _, v := range c.Request().PostArgs().PeekMulti(f.Name) {
+		vals = append(vals, string(v))
+	}
+	return joinSet(vals)
+}
+
 // bind copies the registered, editable fields from the form into rec (no
 // mass assignment: nothing else is read). It returns the raw values (to
-// show back) and the parse errors by field.
-func (m *model[T, PT]) bind(c *fiber.Ctx, rec PT) (formValues, map[string]string) {
+// show back) and the parse errors by field. input gives a field's value
+// (nil: the form's).
+func (m *model[T, PT]) bind(c *fiber.Ctx, rec PT, input func(*field) string) (formValues, map[string]string) {
+	if input == nil {
+		input = func(f *field) string { return formInput(c, f) }
+	}
 	rv := reflect.ValueOf(rec).Elem()
 	raw := formValues{}
 	errs := map[string]string{}
 	for _, fs := range m.fieldsets {
 		for _, n := range fs.Fields {
 			f := m.fields[n]
-			if !m.editable(n) {
+			if !m.editableBy(c, n) {
 				raw[n] = formValue(f, rv.FieldByIndex(f.Index))
 				continue
 			}
-			v := strings.Clone(c.FormValue(n))
+			v := input(f)
 			raw[n] = v
 			if msg := setValue(f, rv.FieldByIndex(f.Index), v); msg != "" {
 				errs[n] = msg
@@ -508,7 +589,7 @@ func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
 	if err := m.allow(c, "add"); err != nil {
 		return err
 	}
-	rec := m.newRecord()
+	rec := m.newRecord(c)
 	vals := m.valuesOf(rec)
 	for _, n := range m.order {
 		if m.fields[n].Kind == kindMoney || m.fields[n].Kind == kindTimePtr {
@@ -519,9 +600,9 @@ func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
 }
 
 // newRecord is a fresh object with the registration's initial values.
-func (m *model[T, PT]) newRecord() PT {
+func (m *model[T, PT]) newRecord(c *fiber.Ctx) PT {
 	if m.opts.New != nil {
-		return PT(m.opts.New())
+		return PT(m.opts.New(c.UserContext()))
 	}
 	return PT(new(T))
 }
@@ -530,8 +611,8 @@ func (m *model[T, PT]) create(c *fiber.Ctx) error {
 	if err := m.allow(c, "add"); err != nil {
 		return err
 	}
-	rec := m.newRecord()
-	raw, errs := m.bind(c, rec)
+	rec := m.newRecord(c)
+	raw, errs := m.bind(c, rec, nil)
 	ctx := m.actor(c)
 	if err := m.validate(ctx, rec, raw, errs, true); err != nil {
 		return err
@@ -586,6 +667,9 @@ func (m *model[T, PT]) load(c *fiber.Ctx) (PT, error) {
 		}
 		return nil, err
 	}
+	if err := m.site.store.LoadRelations(c.UserContext(), rec); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 
@@ -611,7 +695,7 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 	// A missing or tampered version can never match, so it shows the
 	// conflict page instead of overwriting.
 	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
-	raw, errs := m.bind(c, rec)
+	raw, errs := m.bind(c, rec, nil)
 	ctx := m.actor(c)
 	if err := m.validate(ctx, rec, raw, errs, false); err != nil {
 		return err
@@ -890,8 +974,31 @@ func formValue(f *field, v reflect.Value) string {
 		}
 	case kindTime, kindTimePtr:
 		return displayValue(f, v)
+	case kindMulti:
+		vals := make([]string, v.Len())
+		for i := range vals {
+			vals[i] = fmt.Sprint(v.Index(i).Interface())
+		}
+		return joinSet(vals)
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// joinSet is a set's canonical form value: its values sorted, deduplicated
+// and joined by commas (no value of a set holds one).
+func joinSet(vals []string) string {
+	vals = slices.Compact(slices.Sorted(slices.Values(vals)))
+	if len(vals) > 0 && vals[0] == "" {
+		vals = vals[1:]
+	}
+	return strings.Join(vals, ",")
+}
+
+func splitSet(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // setValue parses raw into v; it returns a message when raw does not parse.
@@ -929,6 +1036,21 @@ func setValue(f *field, v reflect.Value, raw string) string {
 			return models.ErrMoneyFormat.Error()
 		}
 		v.Set(reflect.ValueOf(m))
+	case kindMulti:
+		vals := splitSet(raw)
+		if v.Type().Elem().Kind() == reflect.String {
+			v.Set(reflect.ValueOf(append([]string{}, vals...)))
+			return ""
+		}
+		ids := []int64{}
+		for _, s := range vals {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				return "holds an unknown choice"
+			}
+			ids = append(ids, n)
+		}
+		v.Set(reflect.ValueOf(ids))
 	}
 	return ""
 }

@@ -85,6 +85,18 @@ type Choice struct {
 	Scope func(db *gorm.DB) *gorm.DB
 }
 
+// ChoiceGroup is a titled group of a Multi field's choices.
+type ChoiceGroup struct {
+	Title   string
+	Options []Option
+}
+
+// Option is one choice of a Multi field: the stored value and its label.
+type Option struct {
+	Value string
+	Label string
+}
+
 // Extra is a form input that is not a column (e.g. a new password). Its
 // value is handed to BeforeSave and never rendered back.
 type Extra struct {
@@ -115,7 +127,15 @@ type Options[T any] struct {
 	// returns a *models.ValidationError to show messages next to them.
 	BeforeSave func(ctx context.Context, rec *T, extra map[string]string, creating bool) error
 	// New returns a new object with its initial form values (zero value when nil).
-	New func() *T
+	New func(ctx context.Context) *T
+	// Multi declares the fields that hold sets (a user's groups, a group's
+	// permissions: []string or []int64 fields the model saves with itself,
+	// models.Store.LoadRelations) and their choices, shown as checkboxes
+	// in titled groups.
+	Multi map[string]func(ctx context.Context) ([]ChoiceGroup, error)
+	// SuperuserOnly fields are editable by superusers only; others see
+	// them read-only (who may grant rights, for instance).
+	SuperuserOnly []string
 	// Badge returns a short warning for a list cell ("low"), or "".
 	Badge func(rec *T, field string) string
 	// Details returns read-only facts about a saved object shown above its
@@ -192,6 +212,7 @@ const (
 	kindMoney
 	kindTime
 	kindTimePtr
+	kindMulti // a set: []string or []int64, Options.Multi
 )
 
 var (
@@ -233,16 +254,23 @@ func newModel[T any, PT interface {
 	typeName := strings.ToLower(reflect.TypeFor[T]().Name())
 	m := &model[T, PT]{site: s, typeName: typeName, table: sch.Table, fields: map[string]*field{}, opts: o}
 	for _, sf := range sch.Fields {
-		if sf.DBName == "" || sf.StructField.Tag.Get("json") == "-" {
+		name, _, _ := strings.Cut(sf.StructField.Tag.Get("json"), ",")
+		_, multi := o.Multi[name]
+		if (sf.DBName == "" && !multi) || name == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(sf.StructField.Tag.Get("json"), ",")
 		if name == "" {
 			name = sf.DBName
 		}
 		f := &field{Name: name, Label: labelOf(name), Column: sf.DBName, Index: sf.StructField.Index,
 			Type: sf.StructField.Type, Rules: models.Rules(sf.StructField)}
 		f.Kind = kindOf(f)
+		if multi {
+			f.Kind = kindMulti
+			if t := f.Type; t != reflect.TypeFor[[]string]() && t != reflect.TypeFor[[]int64]() {
+				return nil, fmt.Errorf("admin: %s: Multi field %q must be []string or []int64, not %s", typeName, name, t)
+			}
+		}
 		m.fields[name] = f
 		m.order = append(m.order, name)
 	}
@@ -273,7 +301,7 @@ func newModel[T any, PT interface {
 	m.columns = o.ListDisplay
 	if len(m.columns) == 0 {
 		for _, n := range m.order {
-			if m.fields[n].Kind != kindText && len(m.columns) < 6 {
+			if k := m.fields[n].Kind; k != kindText && k != kindMulti && len(m.columns) < 6 {
 				m.columns = append(m.columns, n)
 			}
 		}
@@ -286,6 +314,12 @@ func newModel[T any, PT interface {
 		return ""
 	})
 	known("ReadOnly", o.ReadOnly, nil)
+	known("SuperuserOnly", o.SuperuserOnly, nil)
+	for n := range o.Multi {
+		if m.fields[n] == nil {
+			bad("Multi: unknown field %q", n)
+		}
+	}
 	for n, label := range o.Labels {
 		if f := m.fields[n]; f == nil {
 			bad("Labels: unknown field %q (known: %s)", n, strings.Join(m.order, ", "))
@@ -315,7 +349,7 @@ func newModel[T any, PT interface {
 	// Sorting is whitelisted: the list's columns plus the ordering's fields.
 	m.sortable = []string{}
 	for _, n := range m.columns {
-		if f := m.fields[n]; f != nil && f.Kind != kindText {
+		if f := m.fields[n]; f != nil && f.Kind != kindText && f.Kind != kindMulti {
 			m.sortable = append(m.sortable, n)
 		}
 	}

@@ -114,7 +114,7 @@ func New(cfg Config) (*Panel, error) {
 	}
 	p.assets = assets
 	p.site = admin.NewSite(adminBase, cfg.Store, admin.Hooks{User: adminUser, Page: p.page, Flash: p.flash, Render: p.render})
-	if err := registerModels(p.site); err != nil {
+	if err := registerModels(p.site, cfg.Store); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -234,6 +234,9 @@ func (p *Panel) sessionUser(c *fiber.Ctx) (*models.User, bool, error) {
 		}
 		return nil, true, nil
 	}
+	if err := p.store.LoadPermissions(c.UserContext(), &u); err != nil {
+		return nil, false, err
+	}
 	return &u, false, nil
 }
 
@@ -251,7 +254,7 @@ func (p *Panel) RequireStaff(c *fiber.Ctx) error {
 		return p.toLogin(c, reason)
 	}
 	c.Locals(localAdminUser, u)
-	web.SetPrincipal(c, &web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser})
+	web.SetPrincipal(c, web.PrincipalOfUser(u))
 	return c.Next()
 }
 
