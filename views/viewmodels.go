@@ -158,6 +158,12 @@ type FormView struct {
 	Fieldsets  []Fieldset
 	Errors     []string
 	Conflict   *Conflict
+	// Originals are the values the form was loaded with (hidden inputs),
+	// which the conflict merge compares against.
+	Originals []Hidden
+	// Deleted is set when the object was deleted while the user edited it:
+	// the form then offers to create it anew with the typed values.
+	Deleted *Deleted
 	DeleteURL  string
 	HistoryURL string
 	ListURL    string
@@ -203,6 +209,9 @@ const (
 	WidgetReadOnly = "readonly"
 	// WidgetCheckboxes is a set: one checkbox per option, in titled groups.
 	WidgetCheckboxes = "checkboxes"
+	// WidgetChoice is a field both editors changed: their value and the
+	// user's side by side, with keep mine / keep theirs.
+	WidgetChoice = "choice"
 )
 
 // Field is one input of a form with the HTML attributes derived from the
@@ -225,6 +234,19 @@ type Field struct {
 	Autocomplete string
 	// Groups are a WidgetCheckboxes field's options.
 	Groups []OptionGroup
+	// Mine and Theirs are a WidgetChoice field's two values as shown;
+	// MineValue is the user's value as typed (sent back hidden), Chosen the
+	// choice made ("mine", "theirs" or "").
+	Mine      string
+	Theirs    string
+	MineValue string
+	Chosen    string
+}
+
+// Deleted says who deleted an object being edited, and when.
+type Deleted struct {
+	By string
+	At string
 }
 
 // OptionGroup is a titled group of checkboxes ("Product": view, add...).
@@ -240,19 +262,25 @@ type Option struct {
 	Checked bool
 }
 
-// Conflict shows someone else's saved values beside the user's.
+// Conflict explains the merge of the user's form with a version saved
+// meanwhile: the fields merged on their own (Rows) and how many the user
+// must choose (Choices, shown as WidgetChoice fields in the form).
 type Conflict struct {
 	Version string
 	By      string
 	At      string
 	Rows    []ConflictRow
+	Choices int
 }
 
-// ConflictRow is one field of a conflict.
+// ConflictRow is one field the merge decided.
 type ConflictRow struct {
 	Label  string
 	Yours  string
 	Theirs string
+	// Outcome says what was kept: "their value (you did not change it)"...
+	Outcome string
+	// Differ: the two values differ (the field was merged, not equal).
 	Differ bool
 }
 

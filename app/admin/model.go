@@ -681,7 +681,73 @@ func (m *model[T, PT]) changeForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(m.formView(c, rec, false, m.valuesOf(rec), nil)))
+	vals := m.valuesOf(rec)
+	vm := m.formView(c, rec, false, vals, nil)
+	vm.Originals = m.originals(c, vals)
+	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(vm))
+}
+
+// mergeable are the fields the conflict merge covers: those this user
+// may edit on the form.
+func (m *model[T, PT]) mergeable(c *fiber.Ctx) []string {
+	var out []string
+	for _, fs := range m.fieldsets {
+		for _, n := range fs.Fields {
+			if m.editableBy(c, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// originals are the hidden inputs carrying the values a form shows.
+func (m *model[T, PT]) originals(c *fiber.Ctx, vals formValues) []views.Hidden {
+	var out []views.Hidden
+	for _, n := range m.mergeable(c) {
+		out = append(out, views.Hidden{Name: origPrefix + n, Value: vals[n]})
+	}
+	return out
+}
+
+// postedOriginals reads the form's originals back (and which it had).
+func (m *model[T, PT]) postedOriginals(c *fiber.Ctx) (formValues, map[string]bool) {
+	vals, has := formValues{}, map[string]bool{}
+	args := c.Request().PostArgs()
+	for _, n := range m.mergeable(c) {
+		if args.Has(origPrefix + n) {
+			vals[n], has[n] = strings.Clone(c.FormValue(origPrefix+n)), true
+		}
+	}
+	return vals, has
+}
+
+// canonical is raw as the form would show it after saving (a price of
+// "19.9" is "19.90"), so the merge compares like with like; a value that
+// does not parse stays as typed.
+func (m *model[T, PT]) canonical(name, raw string) string {
+	f := m.fields[name]
+	v := reflect.New(f.Type).Elem()
+	if setValue(f, v, raw) != "" {
+		return raw
+	}
+	return formValue(f, v)
+}
+
+// input is the value the user submitted for f: a conflicting field's
+// choice (mine: the value typed before the conflict; theirs: the saved
+// one, which the conflict form carries as its original), else the input.
+func (m *model[T, PT]) input(c *fiber.Ctx, f *field) (string, string) {
+	switch c.FormValue(choicePrefix + f.Name) {
+	case chooseMine:
+		return strings.Clone(c.FormValue(minePrefix + f.Name)), ""
+	case chooseTheirs:
+		return strings.Clone(c.FormValue(origPrefix + f.Name)), ""
+	}
+	if c.Request().PostArgs().Has(minePrefix + f.Name) {
+		return strings.Clone(c.FormValue(minePrefix + f.Name)), "must be chosen: keep yours or theirs"
+	}
+	return formInput(c, f), ""
 }
 
 func (m *model[T, PT]) update(c *fiber.Ctx) error {
@@ -689,13 +755,31 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 		return err
 	}
 	rec, err := m.load(c)
+	if errors.Is(err, errNotFound) {
+		return m.deletedMeanwhile(c)
+	}
 	if err != nil {
 		return err
 	}
-	// A missing or tampered version can never match, so it shows the
-	// conflict page instead of overwriting.
+	// A missing or tampered version can never match, so it merges
+	// instead of overwriting.
 	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
-	raw, errs := m.bind(c, rec, nil)
+	unchosen := map[string]string{}
+	input := func(f *field) string {
+		v, problem := m.input(c, f)
+		if problem != "" {
+			unchosen[f.Name] = problem
+		}
+		return v
+	}
+	if rec.GetVersion() != expected {
+		raw, _ := m.bind(c, m.newRecord(c), input)
+		return m.conflict(c, raw, rec)
+	}
+	raw, errs := m.bind(c, rec, input)
+	for k, v := range unchosen {
+		errs[k] = v
+	}
 	ctx := m.actor(c)
 	if err := m.validate(ctx, rec, raw, errs, false); err != nil {
 		return err
@@ -708,12 +792,12 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 			if !ok {
 				return fmt.Errorf("version conflict on %s holds a %T", m.typeName, vc.Current)
 			}
-			return m.conflict(c, rec, raw, current)
+			return m.conflict(c, raw, current)
 		}
 		if fields, ok := fieldErrors(err); ok {
 			errs = fields
 		} else if errors.Is(err, models.ErrNotFound) {
-			return errNotFound
+			return m.deletedMeanwhile(c)
 		} else if err != nil {
 			return err
 		}
@@ -721,39 +805,98 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		vm := m.formView(c, rec, false, raw, errs)
 		vm.Version = strconv.FormatInt(expected, 10)
+		orig, _ := m.postedOriginals(c)
+		vm.Originals = m.originals(c, orig)
 		return m.site.hooks.Render(c, fiber.StatusUnprocessableEntity, views.FormPage(vm))
 	}
 	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("The %s “%s” was changed.", m.singular, rec.String()))
 	return c.Redirect(m.afterSave(c, rec), fiber.StatusSeeOther)
 }
 
-// conflict re-renders the form with the user's values, shows the values
-// saved meanwhile beside them, and carries the current version: saving
-// again is a deliberate choice to re-apply the user's values.
-func (m *model[T, PT]) conflict(c *fiber.Ctx, mine PT, raw formValues, current PT) error {
+// conflict merges the user's form (raw) with the version saved meanwhile
+// (current) against the values the form was loaded with, and shows the
+// result: merged fields as inputs holding the merged value, fields both
+// changed as a choice. The form then carries the current version and, as
+// its originals, the saved values.
+func (m *model[T, PT]) conflict(c *fiber.Ctx, raw formValues, current PT) error {
 	theirs := m.valuesOf(current)
+	orig, has := m.postedOriginals(c)
+	names := m.mergeable(c)
+	mine := formValues{}
+	for _, n := range names {
+		mine[n] = m.canonical(n, raw[n])
+		orig[n] = m.canonical(n, orig[n])
+	}
+	merged := Merge(names, orig, mine, theirs, func(n string) bool { return has[n] })
 	cf := &views.Conflict{Version: strconv.FormatInt(current.GetVersion(), 10)}
 	if h, err := m.site.store.History(c.UserContext(), m.typeName, current.GetID(), 1); err == nil && len(h) > 0 {
 		cf.By = h[0].ActorName
 		cf.At = h[0].CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	for _, fs := range m.fieldsets {
-		for _, n := range fs.Fields {
-			if !m.editable(n) {
+	vals := m.valuesOf(current)
+	choices := map[string]FieldMerge{}
+	for _, fm := range merged {
+		vals[fm.Name] = fm.Result
+		show := func(v string) string { return m.shown(fm.Name, v) }
+		row := views.ConflictRow{Label: m.fields[fm.Name].Label, Yours: show(fm.Mine), Theirs: show(fm.Theirs), Differ: true}
+		switch fm.Outcome {
+		case TookTheirs:
+			row.Outcome = "theirs (you had not changed it)"
+		case KeptMine:
+			row.Outcome = "yours (they had not changed it)"
+		case BothSame:
+			row.Outcome, row.Differ = "the same change on both sides", false
+		case Conflict:
+			choices[fm.Name] = fm
+			cf.Choices++
+			continue
+		default:
+			continue
+		}
+		cf.Rows = append(cf.Rows, row)
+	}
+	vm := m.formView(c, current, false, vals, nil)
+	for i := range vm.Fieldsets {
+		for j, fv := range vm.Fieldsets[i].Fields {
+			fm, ok := choices[fv.Name]
+			if !ok {
 				continue
 			}
-			f := m.fields[n]
-			yours, their := raw[n], theirs[n]
-			if f.Kind == kindBool {
-				yours, their = yesNo(yours == "on"), yesNo(their == "on")
-			}
-			cf.Rows = append(cf.Rows, views.ConflictRow{Label: f.Label, Yours: yours, Theirs: their, Differ: yours != their})
+			vm.Fieldsets[i].Fields[j] = views.Field{Name: fv.Name, Label: fv.Label, Widget: views.WidgetChoice,
+				Mine: m.shown(fv.Name, fm.Mine), Theirs: m.shown(fv.Name, fm.Theirs), MineValue: raw[fv.Name]}
 		}
 	}
-	vm := m.formView(c, current, false, raw, nil)
 	vm.Conflict = cf
 	vm.Version = cf.Version
+	vm.Originals = m.originals(c, theirs)
 	return m.site.hooks.Render(c, fiber.StatusConflict, views.FormPage(vm))
+}
+
+// shown is a form value as the conflict panel shows it.
+func (m *model[T, PT]) shown(name, v string) string {
+	switch f := m.fields[name]; {
+	case f.Kind == kindBool:
+		return yesNo(v == "on")
+	case v == "":
+		return "(empty)"
+	}
+	return v
+}
+
+// deletedMeanwhile answers a save of an object deleted meanwhile: the
+// typed values in an add form, with who deleted it and a button to create
+// it anew (when the user may add).
+func (m *model[T, PT]) deletedMeanwhile(c *fiber.Ctx) error {
+	rec := m.newRecord(c)
+	raw, _ := m.bind(c, rec, func(f *field) string { v, _ := m.input(c, f); return v })
+	vm := m.formView(c, rec, true, raw, nil)
+	vm.Deleted = &views.Deleted{}
+	if id, err := strconv.ParseInt(c.Params("id"), 10, 64); err == nil {
+		if h, err := m.site.store.History(c.UserContext(), m.typeName, id, 1); err == nil && len(h) > 0 && h[0].Action == "delete" {
+			vm.Deleted.By, vm.Deleted.At = h[0].ActorName, h[0].CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return m.site.hooks.Render(c, fiber.StatusNotFound, views.FormPage(vm))
 }
 
 // ---- delete ----
