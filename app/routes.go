@@ -96,6 +96,7 @@ func (s *Server) routes() {
 	staff.Post("/chat/stream", s.chatAPI.Stream)
 	staff.Get("/api-keys", p.APIKeys)
 	staff.Post("/api-keys", p.CreateAPIKey)
+	staff.Get("/api-keys/:id/revoke", p.RevokeAPIKey)
 	staff.Post("/api-keys/:id/revoke", p.RevokeAPIKey)
 	// Every registered model (products, documents, users) gets the same
 	// pages; a slug no model has falls through to a 404.

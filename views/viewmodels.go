@@ -415,7 +415,11 @@ type APIKeysView struct {
 	NameError  string
 	ScopeError string
 	NameMax    int
-	// Created is set only on the response that created the key.
+	// Expires is the optional expiry date typed (YYYY-MM-DD), MinExpiry today.
+	Expires      string
+	ExpiresError string
+	MinExpiry    string
+	// Created is set only on the page right after the key was created.
 	Created *CreatedAPIKey
 }
 
@@ -429,6 +433,7 @@ type APIKeyRow struct {
 	CreatedISO string
 	LastUsed   string
 	Revoked    string
+	Expires    string
 	Active     bool
 	RevokeURL  string
 }

@@ -5,6 +5,8 @@
 package adminpanel
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -71,6 +73,8 @@ type Panel struct {
 	site          *admin.Site
 	assets        views.Assets
 	fpKey         []byte
+	// aead seals what passes through the session (a new API key).
+	aead cipher.AEAD
 }
 
 // Config is what the panel is built from.
@@ -108,6 +112,15 @@ func New(cfg Config) (*Panel, error) {
 	mac := hmac.New(sha256.New, []byte(cfg.SecretKey))
 	mac.Write([]byte("tienda admin session v1"))
 	p.fpKey = mac.Sum(nil)
+	sealKey := hmac.New(sha256.New, []byte(cfg.SecretKey))
+	sealKey.Write([]byte("tienda admin session seal v1"))
+	block, err := aes.NewCipher(sealKey.Sum(nil))
+	if err != nil {
+		return nil, fmt.Errorf("admin seal: %w", err)
+	}
+	if p.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, fmt.Errorf("admin seal: %w", err)
+	}
 	assets, err := adminAssets(cfg.Static)
 	if err != nil {
 		return nil, err
