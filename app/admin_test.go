@@ -544,7 +544,7 @@ func TestAdminListSearchFilterSortAndCSV(t *testing.T) {
 		// Sort headers link to the reverse order and say which way they sort.
 		d = parse(t, b.get("/admin/products?o=price&stock=in"))
 		th := d.Find(`th[aria-sort="ascending"]`)
-		if text(th) != "Price" || th.Find("a").AttrOr("href", "") != "/admin/products?o=-price&stock=in" {
+		if text(th) != "Price (EUR)" || th.Find("a").AttrOr("href", "") != "/admin/products?o=-price&stock=in" {
 			t.Fatalf("sorted header: %q %q", text(th), th.Find("a").AttrOr("href", ""))
 		}
 		if text(d.Find(".filters a.active")) != "In stockAll" || text(d.Find(".pager .count")) != "1–4 of 4 products" {

@@ -41,6 +41,8 @@ func (s *Server) routes() {
 	app.Get("/metrics", s.metrics.Endpoint(s.cfg.MetricsToken, s.cfg.Prod.MetricsAddr != ""))
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(s.static), MaxAge: int((365 * 24 * time.Hour).Seconds())}))
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect(adminpanel.Base+"/", fiber.StatusFound) })
+	// Pages link the SVG icon; browsers that ask for /favicon.ico anyway get it too.
+	app.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.Redirect("/static/favicon.svg", fiber.StatusMovedPermanently) })
 
 	// The API: documentation and sign-in are public.
 	app.Get("/api/docs", s.ops.Docs)

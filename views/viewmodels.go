@@ -161,6 +161,9 @@ type FormView struct {
 	// Originals are the values the form was loaded with (hidden inputs),
 	// which the conflict merge compares against.
 	Originals []Hidden
+	// MaxBytes is the largest body the server accepts (data-max-bytes: the
+	// browser refuses a larger form before sending it; 0: no check).
+	MaxBytes int
 	// Deleted is set when the object was deleted while the user edited it:
 	// the form then offers to create it anew with the typed values.
 	Deleted *Deleted

@@ -213,6 +213,9 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	for _, n := range m.columns {
 		f := m.fields[n]
 		col := views.Column{Label: f.Label, Numeric: f.Kind == kindInt || f.Kind == kindMoney}
+		if f.Kind == kindMoney && m.site.Currency != "" {
+			col.Label += " (" + m.site.Currency + ")"
+		}
 		if slices.Contains(m.sortable, n) {
 			next := n
 			switch current {
@@ -232,6 +235,9 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 		for _, n := range m.columns {
 			f := m.fields[n]
 			cell := views.Cell{Text: displayValue(f, rv.FieldByIndex(f.Index)), Numeric: f.Kind == kindInt || f.Kind == kindMoney}
+			if f.Kind == kindMoney && m.site.Currency != "" {
+				cell.Text = FormatMoney(cell.Text, m.site.Currency)
+			}
 			if f.Kind == kindBool {
 				cell.Bool = cell.Text
 			}
@@ -343,7 +349,8 @@ func (m *model[T, PT]) valuesOf(rec PT) formValues {
 }
 
 func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValues, errs map[string]string) views.FormView {
-	vm := views.FormView{Singular: m.singular, IsNew: isNew, ListURL: m.listURL(), CanDelete: !isNew && m.can(c, "delete")}
+	vm := views.FormView{Singular: m.singular, IsNew: isNew, ListURL: m.listURL(), CanDelete: !isNew && m.can(c, "delete"),
+		MaxBytes: m.site.MaxBody}
 	canSave := m.can(c, "add")
 	if !isNew {
 		canSave = m.can(c, "change")
@@ -481,6 +488,9 @@ func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew, editable b
 		fv.Widget, fv.Step, numeric = views.WidgetNumber, "1", true
 	case kindMoney:
 		fv.Widget, fv.Step, numeric = views.WidgetNumber, "0.01", true
+		if m.site.Currency != "" {
+			fv.Label += " (" + m.site.Currency + ")"
+		}
 	case kindBool:
 		fv.Widget, fv.Checked, fv.Value = views.WidgetCheckbox, val == "on", ""
 	default:
@@ -1227,3 +1237,22 @@ func groupDigits(n int64) string {
 
 // GroupDigits is groupDigits for the server's dashboard.
 func GroupDigits(n int64) string { return groupDigits(n) }
+
+// FormatMoney shows an amount ("1234.50") with thousands separators and
+// its currency code: "1,234.50 EUR".
+func FormatMoney(amount, currency string) string {
+	neg := strings.HasPrefix(amount, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(amount, "-"), ".")
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return amount + " " + currency
+	}
+	out := groupDigits(n)
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out + " " + currency
+}

@@ -46,6 +46,11 @@ type Hooks struct {
 type Site struct {
 	Base   string
 	CSV    ExportOptions // the CSV export's pages, connections and client write timeout
+	// Currency is the ISO code money fields are shown with ("EUR").
+	Currency string
+	// MaxBody is the largest request body the server accepts: forms
+	// refuse a larger one in the browser, before sending (0: no check).
+	MaxBody int
 	db     *gorm.DB
 	store  *models.Store
 	hooks  Hooks

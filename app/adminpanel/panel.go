@@ -15,8 +15,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -74,7 +75,8 @@ type Panel struct {
 	assets        views.Assets
 	fpKey         []byte
 	// aead seals what passes through the session (a new API key).
-	aead cipher.AEAD
+	aead     cipher.AEAD
+	currency string
 }
 
 // Config is what the panel is built from.
@@ -88,6 +90,11 @@ type Config struct {
 	Proxies   web.Proxies
 	Provider  chat.Provider
 	Log       *slog.Logger
+	// Currency is the ISO code money is shown in (CURRENCY).
+	Currency string
+	// MaxBody is the largest request body (MAX_REQUEST_SIZE): forms refuse
+	// larger ones in the browser, before sending.
+	MaxBody int
 }
 
 // Base is where the admin is served.
@@ -127,6 +134,8 @@ func New(cfg Config) (*Panel, error) {
 	}
 	p.assets = assets
 	p.site = admin.NewSite(adminBase, cfg.Store, admin.Hooks{User: adminUser, Page: p.page, Flash: p.flash, Render: p.render})
+	p.site.Currency, p.site.MaxBody = cfg.Currency, cfg.MaxBody
+	p.currency = cfg.Currency
 	if err := registerModels(p.site, cfg.Store); err != nil {
 		return nil, err
 	}
@@ -428,11 +437,20 @@ func (p *Panel) Logout(c *fiber.Ctx) error {
 
 // page builds the layout's view model.
 func (p *Panel) page(c *fiber.Ctx, title string, crumbs ...views.Crumb) views.Page {
-	pg := views.Page{Title: title, CSRF: csrfToken(c), Assets: p.assets, Crumbs: crumbs}
 	u := adminUser(c)
 	if u == nil {
-		return pg
+		return views.Page{Title: title, CSRF: csrfToken(c), Assets: p.assets, Crumbs: crumbs}
 	}
+	pg := p.pageFor(c, u, title, true)
+	pg.Crumbs = crumbs
+	return pg
+}
+
+// pageFor is the layout of u's page: the navigation of what u may see,
+// and the queued messages (taken only when flashes is true: an error page
+// leaves them for the next page).
+func (p *Panel) pageFor(c *fiber.Ctx, u *models.User, title string, flashes bool) views.Page {
+	pg := views.Page{Title: title, CSRF: csrfToken(c), Assets: p.assets}
 	pg.User, pg.IsSuperuser = u.Username, u.IsSuperuser
 	path := c.Path()
 	pg.Nav = append(pg.Nav, views.NavItem{Label: "Dashboard", URL: adminBase + "/", Active: path == adminBase+"/" || path == adminBase})
@@ -446,7 +464,9 @@ func (p *Panel) page(c *fiber.Ctx, title string, crumbs ...views.Crumb) views.Pa
 		pg.Nav = append(pg.Nav, views.NavItem{Label: "Chat", URL: adminBase + "/chat", Active: path == adminBase+"/chat"})
 	}
 	pg.Nav = append(pg.Nav, views.NavItem{Label: "API keys", URL: adminAPIKeys, Active: strings.HasPrefix(path, adminAPIKeys)})
-	pg.Flashes = p.takeFlashes(c)
+	if flashes {
+		pg.Flashes = p.takeFlashes(c)
+	}
 	return pg
 }
 
@@ -521,7 +541,11 @@ func (p *Panel) RenderError(c *fiber.Ctx, ae *web.Error) error {
 	case fiber.StatusTooManyRequests:
 		vm.Heading, vm.Message = "Too many requests", ae.Message
 	case fiber.StatusRequestEntityTooLarge:
-		vm.Heading, vm.Message = "Too large", "What you sent is larger than the server accepts."
+		vm.Heading, vm.Message = "Too large", "What you sent is larger than the server accepts. "+ae.Detail
+	case fiber.StatusConflict:
+		vm.Heading, vm.Message = "Conflict", ae.Message
+	case fiber.StatusUnprocessableEntity:
+		vm.Heading, vm.Message = "Invalid input", ae.Message
 	default:
 		if ae.Status >= 500 {
 			vm.Heading = "Something went wrong"
@@ -529,20 +553,31 @@ func (p *Panel) RenderError(c *fiber.Ctx, ae *web.Error) error {
 		} else {
 			vm.Heading, vm.Message = "Bad request", ae.Message
 			// Name what was wrong (a search with a NUL byte: "q").
-			keys := make([]string, 0, len(ae.Fields))
-			for k := range ae.Fields {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(ae.Fields)) {
 				vm.Message += " " + k + ": " + ae.Fields[k] + "."
 			}
 		}
 	}
-	vm.Page = views.Page{Title: vm.Heading, CSRF: csrfToken(c), Assets: p.assets}
-	if u := adminUser(c); u != nil {
-		vm.Page.User, vm.Page.IsSuperuser = u.Username, u.IsSuperuser
+	if ae.Status == fiber.StatusUnprocessableEntity || ae.Status == fiber.StatusConflict {
+		for _, k := range slices.Sorted(maps.Keys(ae.Fields)) {
+			vm.Message += " " + k + ": " + ae.Fields[k] + "."
+		}
+	}
+	// A signed-in user gets the error inside the admin's layout, with the
+	// navigation. The error may have come before RequireStaff (a CSRF
+	// refusal, a route that does not exist, a body too large), so the
+	// session is read here if it was not (it is read once per request).
+	u := adminUser(c)
+	if u == nil && ae.Status < 500 {
+		if su, _, err := p.sessionUser(c); err == nil && su != nil {
+			u = su
+			c.Locals(localAdminUser, u)
+		}
+	}
+	if u != nil {
+		vm.Page = p.pageFor(c, u, vm.Heading, false)
 	} else {
+		vm.Page = views.Page{Title: vm.Heading, CSRF: csrfToken(c), Assets: p.assets}
 		vm.Back = ""
 		vm.SignIn = adminBase + "/login"
 	}
