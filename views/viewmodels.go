@@ -151,13 +151,13 @@ type PageLink struct {
 // FormView is an add or change form.
 type FormView struct {
 	Page
-	Singular   string
-	IsNew      bool
-	Action     string
-	Version    string
-	Fieldsets  []Fieldset
-	Errors     []string
-	Conflict   *Conflict
+	Singular  string
+	IsNew     bool
+	Action    string
+	Version   string
+	Fieldsets []Fieldset
+	Errors    []string
+	Conflict  *Conflict
 	// Originals are the values the form was loaded with (hidden inputs),
 	// which the conflict merge compares against.
 	Originals []Hidden
@@ -166,7 +166,7 @@ type FormView struct {
 	MaxBytes int
 	// Deleted is set when the object was deleted while the user edited it:
 	// the form then offers to create it anew with the typed values.
-	Deleted *Deleted
+	Deleted    *Deleted
 	DeleteURL  string
 	HistoryURL string
 	ListURL    string

@@ -61,7 +61,7 @@ func newHarness(t testing.TB, dialect string, register func(*admin.Site) error) 
 	}
 	h := &harness{t: t, store: models.NewStore(db)}
 	users := map[string]*models.User{
-		"root":  {ID: 1, Username: "root", IsActive: true, IsStaff: true, IsSuperuser: true},
+		"root": {ID: 1, Username: "root", IsActive: true, IsStaff: true, IsSuperuser: true},
 		// Permissions are data: this staff user holds view_widget only.
 		"staff": {ID: 2, Username: "staff", IsActive: true, IsStaff: true, Perms: models.NewPermSet("view_widget")},
 	}

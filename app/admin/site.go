@@ -44,19 +44,19 @@ type Hooks struct {
 
 // Site is a set of registered models served under one base path.
 type Site struct {
-	Base   string
-	CSV    ExportOptions // the CSV export's pages, connections and client write timeout
+	Base string
+	CSV  ExportOptions // the CSV export's pages, connections and client write timeout
 	// Currency is the ISO code money fields are shown with ("EUR").
 	Currency string
 	// MaxBody is the largest request body the server accepts: forms
 	// refuse a larger one in the browser, before sending (0: no check).
 	MaxBody int
-	db     *gorm.DB
-	store  *models.Store
-	hooks  Hooks
-	models []modelAdmin
-	bySlug map[string]modelAdmin
-	cache  *sync.Map
+	db      *gorm.DB
+	store   *models.Store
+	hooks   Hooks
+	models  []modelAdmin
+	bySlug  map[string]modelAdmin
+	cache   *sync.Map
 	// exportSlots bounds the export statements running at once (CSV.Connections).
 	exportSlots chan struct{}
 	exportOnce  sync.Once
