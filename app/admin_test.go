@@ -748,8 +748,8 @@ func TestAdminDashboardAtTheBounds(t *testing.T) {
 		d.Find("svg.bar-chart g").Each(func(_ int, g *goquery.Selection) {
 			values[g.Find(".bar-label").Text()] = g.Find(".bar-value").Text()
 		})
-		// 3 × 99,999,999.99 × 1,000,000,000, in whole units.
-		if got := values["1,000 and more"]; got != "299,999,999,970,000,000" {
+		// 3 × 99,999,999.99 × 1,000,000,000, in whole units, with the currency.
+		if got := values["1,000 and more"]; got != "299,999,999,970,000,000 EUR" {
 			t.Fatalf("stock value at the bounds %q (%v)", got, values)
 		}
 		if got := text(d.Find(".model-card .model-count").First()); got != "3" {
@@ -784,7 +784,7 @@ func TestAdminDashboard(t *testing.T) {
 		d.Find("svg.bar-chart g").Each(func(_ int, g *goquery.Selection) {
 			values[g.Find(".bar-label").Text()] = g.Find(".bar-value").Text()
 		})
-		if len(values) != 5 || values["Under 10"] != "20" || values["10 – 50"] != "300" || values["1,000 and more"] != "3,000" {
+		if len(values) != 5 || values["Under 10"] != "20 EUR" || values["10 – 50"] != "300 EUR" || values["1,000 and more"] != "3,000 EUR" {
 			t.Fatalf("chart %v", values)
 		}
 		if d.Find("svg.bar-chart rect").Length() != 5 {

@@ -333,6 +333,12 @@ type DashboardView struct {
 	Page
 	Models   []ModelCount
 	LowStock []LowStock
+	// LowStockURL lists every product under the threshold; LowStockMore:
+	// there are more than shown.
+	LowStockURL  string
+	LowStockMore bool
+	// RecentURL is the page of every recent action.
+	RecentURL string
 	Recent   []HistoryEntry
 	Chart    BarChart
 	// ChatUsage is today's chat usage per user and model (empty: none).
@@ -361,6 +367,8 @@ type LowStock struct {
 	Name  string
 	URL   string
 	Stock string
+	// Out: none left.
+	Out bool
 }
 
 // BarChart is a horizontal bar chart drawn as SVG on the server.

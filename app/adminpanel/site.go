@@ -37,6 +37,8 @@ func registerModels(site *admin.Site, store *models.Store) error {
 				{Value: "in", Label: "In stock", Scope: stock("stock > 0")},
 				{Value: "out", Label: "Out of stock", Scope: stock("stock = 0")},
 				{Value: "low", Label: "Low stock (under 10)", Scope: stock("stock > 0 AND stock < ?", models.LowStockThreshold)},
+				// The dashboard's "Low stock" list: running low or out.
+				{Value: "short", Label: "Under 10, out of stock too", Scope: stock("stock < ?", models.LowStockThreshold)},
 			}},
 			{Name: "price", Title: "price", Choices: []admin.Choice{
 				{Value: "0-10", Label: "Under 10", Scope: price(0, 1000)},
