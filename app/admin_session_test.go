@@ -94,7 +94,7 @@ func TestAdminPageViewWritesNothing(t *testing.T) {
 			return exp
 		}
 		before := sessionExpiry()
-		for _, path := range []string{"/admin/", "/admin/products", "/admin/products/new", "/admin/users", "/admin/api-keys"} {
+		for _, path := range []string{"/admin/", "/admin/products", "/admin/products/new", "/admin/users", "/admin/api-keys", "/admin/recent-actions", "/admin/groups"} {
 			var resp *testResponse
 			if w := wc.during(func() { resp = b.get(path) }); len(w) != 0 {
 				t.Fatalf("GET %s wrote: %q", path, w)

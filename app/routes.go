@@ -95,6 +95,7 @@ func (s *Server) routes() {
 	staff.Post("/logout", p.Logout)
 	staff.Get("/logout", p.LogoutRedirect)
 	staff.Get("/chat", p.ChatPage)
+	staff.Get("/recent-actions", p.RecentActions)
 	staff.Post("/chat/stream", s.chatAPI.Stream)
 	staff.Get("/api-keys", p.APIKeys)
 	staff.Post("/api-keys", p.CreateAPIKey)
@@ -113,6 +114,7 @@ func (s *Server) routes() {
 	staff.Get("/:model/:id/delete", site.DeleteForm)
 	staff.Post("/:model/:id/delete", site.Delete)
 	staff.Get("/:model/:id/history", site.History)
+	staff.Post("/:model/:id/history/:entry/revert", site.Revert)
 }
 
 // longDeadlines are the routes that wait for the language model: their

@@ -303,6 +303,8 @@ type DeleteView struct {
 // HistoryView lists an object's recorded changes.
 type HistoryView struct {
 	Page
+	// Version is the object's current version, which a revert must match.
+	Version    string
 	Singular   string
 	ObjectRepr string
 	ObjectURL  string
@@ -311,6 +313,11 @@ type HistoryView struct {
 
 // HistoryEntry is one recorded action.
 type HistoryEntry struct {
+	// RevertURL reverts the entry (whole, or one field with "field"); ""
+	// when it cannot be reverted (not a change, or no permission).
+	RevertURL string
+	// Note says why the entry was made ("Reverted entry #12").
+	Note    string
 	When    string
 	ISO     string
 	Who     string
@@ -323,9 +330,24 @@ type HistoryEntry struct {
 
 // FieldChange is one field's old and new value.
 type FieldChange struct {
-	Field string
-	Old   string
-	New   string
+	// Name is the field's name (the revert form's "field"); Revertable:
+	// this field alone can be reverted.
+	Name       string
+	Revertable bool
+	Field      string
+	Old        string
+	New        string
+}
+
+// RecentView is the log of recent actions across models, with filters.
+type RecentView struct {
+	Page
+	Entries    []HistoryEntry
+	Filters    []FilterGroup
+	PrevURL    string
+	NextURL    string
+	PageNumber int
+	ClearURL   string
 }
 
 // DashboardView is the admin's home page.
@@ -339,8 +361,8 @@ type DashboardView struct {
 	LowStockMore bool
 	// RecentURL is the page of every recent action.
 	RecentURL string
-	Recent   []HistoryEntry
-	Chart    BarChart
+	Recent    []HistoryEntry
+	Chart     BarChart
 	// ChatUsage is today's chat usage per user and model (empty: none).
 	ChatUsage []ChatUsageRow
 }

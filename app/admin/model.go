@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"reflect"
@@ -1037,20 +1038,37 @@ func (m *model[T, PT]) history(c *fiber.Ctx) error {
 	} else {
 		repr = entries[0].ObjectRepr
 	}
-	vm := views.HistoryView{Singular: m.singular, ObjectRepr: repr, ObjectURL: objURL}
+	vm := views.HistoryView{Singular: m.singular, ObjectRepr: repr, ObjectURL: objURL, Version: strconv.FormatInt(rec.GetVersion(), 10)}
+	canRevert := objURL != "" && m.can(c, "change")
 	for _, e := range entries {
-		vm.Entries = append(vm.Entries, HistoryEntryView(e, ""))
+		ev := HistoryEntryView(e, "", historyValueMax)
+		if canRevert && e.Action == "update" {
+			ev.RevertURL = fmt.Sprintf("%s/history/%d/revert", objURL, e.ID)
+			for i := range ev.Changes {
+				ev.Changes[i].Revertable = m.fields[ev.Changes[i].Name] != nil && m.editableBy(c, ev.Changes[i].Name)
+			}
+		}
+		vm.Entries = append(vm.Entries, ev)
 	}
 	crumb := views.Crumb{Label: repr, URL: objURL}
 	vm.Page = m.site.hooks.Page(c, "History of "+repr, m.crumbs(crumb, views.Crumb{Label: "History"})...)
 	return m.site.hooks.Render(c, fiber.StatusOK, views.HistoryPage(vm))
 }
 
+// Value lengths shown in history rows: an object's history page, and the
+// dashboard's and recent actions' summaries (one long document must not
+// make those pages hundreds of kilobytes).
+const (
+	historyValueMax = 2000
+	// SummaryValueMax is the length of values in summaries of many objects.
+	SummaryValueMax = 120
+)
+
 // HistoryEntryView turns a history row into its view model; url links the
-// object when it still exists.
-func HistoryEntryView(e models.HistoryEntry, url string) views.HistoryEntry {
+// object when it still exists; values are cut to maxLen characters.
+func HistoryEntryView(e models.HistoryEntry, url string, maxLen int) views.HistoryEntry {
 	out := views.HistoryEntry{When: e.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), ISO: e.CreatedAt.UTC().Format(time.RFC3339),
-		Who: orDefault(e.ActorName, "system"), Source: e.Source, Object: e.ObjectRepr, URL: url,
+		Who: orDefault(e.ActorName, "system"), Source: e.Source, Object: e.ObjectRepr, URL: url, Note: e.Note,
 		Action: map[string]string{"create": "Added", "update": "Changed", "delete": "Deleted"}[e.Action]}
 	changes := e.ChangeMap()
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
@@ -1061,7 +1079,8 @@ func HistoryEntryView(e models.HistoryEntry, url string) views.HistoryEntry {
 		}
 	}) {
 		ch := changes[k]
-		out.Changes = append(out.Changes, views.FieldChange{Field: labelOf(k), Old: jsonText(ch.Old), New: jsonText(ch.New)})
+		out.Changes = append(out.Changes, views.FieldChange{Name: k, Field: labelOf(k),
+			Old: cut(jsonText(ch.Old), maxLen), New: cut(jsonText(ch.New), maxLen)})
 	}
 	return out
 }
@@ -1255,4 +1274,93 @@ func FormatMoney(amount, currency string) string {
 		out = "-" + out
 	}
 	return out + " " + currency
+}
+
+// cut shortens s to n characters, marking the cut.
+func cut(s string, n int) string {
+	if r := []rune(s); n > 0 && len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// revert applies a history entry's old values (all of them, or the one
+// named by the form's "field") to the object, through the same version
+// check and validation as a save; the revert is a history entry of its
+// own, noting which entry it reverts.
+func (m *model[T, PT]) revert(c *fiber.Ctx) error {
+	if err := m.allow(c, "change"); err != nil {
+		return err
+	}
+	rec, err := m.load(c)
+	if err != nil {
+		return err
+	}
+	entryID, err := strconv.ParseInt(c.Params("entry"), 10, 64)
+	if err != nil || entryID < 1 {
+		return errNotFound
+	}
+	var e models.HistoryEntry
+	err = m.site.db.WithContext(c.UserContext()).Take(&e, entryID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (e.ObjectType != m.typeName || e.ObjectID != rec.GetID() || e.Action != "update")) {
+		return errNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("load history entry: %w", err)
+	}
+	only := strings.Clone(c.FormValue("field"))
+	historyURL := m.objectURL(rec.GetID()) + "/history"
+	rv := reflect.ValueOf(rec).Elem()
+	var reverted []string
+	for name, ch := range e.ChangeMap() {
+		f := m.fields[name]
+		if (only != "" && name != only) || f == nil || !m.editableBy(c, name) {
+			continue
+		}
+		dst := reflect.New(f.Type)
+		if len(ch.Old) > 0 {
+			if err := json.Unmarshal(ch.Old, dst.Interface()); err != nil {
+				return fmt.Errorf("revert %s of entry %d: %w", name, e.ID, err)
+			}
+		}
+		rv.FieldByIndex(f.Index).Set(dst.Elem())
+		reverted = append(reverted, f.Label)
+	}
+	if len(reverted) == 0 {
+		m.site.hooks.Flash(c, views.FlashError, "Nothing in that entry can be reverted here.")
+		return c.Redirect(historyURL, fiber.StatusSeeOther)
+	}
+	slices.Sort(reverted)
+	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
+	note := fmt.Sprintf("Reverted entry #%d", e.ID)
+	if only != "" {
+		note += " (" + strings.ToLower(reverted[0]) + ")"
+	}
+	ctx := models.WithNote(m.actor(c), note)
+	err = m.site.store.Update(ctx, rec, expected)
+	var vc *models.VersionConflictError
+	switch {
+	case errors.As(err, &vc):
+		m.site.hooks.Flash(c, views.FlashError, fmt.Sprintf("The %s “%s” was changed since you opened its history; nothing was reverted. Review the history and try again.", m.singular, rec.String()))
+		return c.Redirect(historyURL, fiber.StatusSeeOther)
+	case err != nil:
+		if fields, ok := fieldErrors(err); ok {
+			var msgs []string
+			for _, k := range slices.Sorted(maps.Keys(fields)) {
+				label := k
+				if f := m.fields[k]; f != nil {
+					label = f.Label
+				}
+				msgs = append(msgs, label+" "+fields[k])
+			}
+			m.site.hooks.Flash(c, views.FlashError, "The revert was refused: "+strings.Join(msgs, "; ")+".")
+			return c.Redirect(historyURL, fiber.StatusSeeOther)
+		}
+		if errors.Is(err, models.ErrNotFound) {
+			return errNotFound
+		}
+		return err
+	}
+	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("Reverted %s of the %s “%s” as before entry #%d.", strings.Join(reverted, ", "), m.singular, rec.String(), e.ID))
+	return c.Redirect(historyURL, fiber.StatusSeeOther)
 }

@@ -193,6 +193,7 @@ type modelAdmin interface {
 	deleteForm(c *fiber.Ctx) error
 	remove(c *fiber.Ctx) error
 	history(c *fiber.Ctx) error
+	revert(c *fiber.Ctx) error
 }
 
 // field is what the engine knows about one struct field.
@@ -300,7 +301,7 @@ func newModel[T any, PT interface {
 	m.singular = strings.ToLower(m.singular)
 	m.plural = strings.ToLower(orDefault(o.Plural, m.singular+"s"))
 	m.slug = orDefault(o.Slug, strings.ReplaceAll(m.plural, " ", "-"))
-	if !slugRe.MatchString(m.slug) || slices.Contains([]string{"login", "logout", "static", "chat"}, m.slug) {
+	if !slugRe.MatchString(m.slug) || slices.Contains([]string{"login", "logout", "static", "chat", "api-keys", "recent-actions", "account"}, m.slug) {
 		bad("slug %q must be lower-case letters, digits and dashes, and not a reserved admin path", m.slug)
 	}
 	m.columns = o.ListDisplay
@@ -526,6 +527,10 @@ func (s *Site) Delete(c *fiber.Ctx) error { return s.on(c, modelAdmin.remove) }
 
 // History: GET /:model/:id/history.
 func (s *Site) History(c *fiber.Ctx) error { return s.on(c, modelAdmin.history) }
+
+// Revert: POST /:model/:id/history/:entry/revert (the whole entry, or the
+// field named by the form's "field").
+func (s *Site) Revert(c *fiber.Ctx) error { return s.on(c, modelAdmin.revert) }
 
 // errForbidden and errNotFound are rendered as HTML pages by the server's
 // error handler.

@@ -86,7 +86,7 @@ func (p *Panel) Dashboard(c *fiber.Ctx) error {
 		if e.Action != "delete" {
 			url = p.site.ObjectURL(e.ObjectType, e.ObjectID)
 		}
-		vm.Recent = append(vm.Recent, admin.HistoryEntryView(e, url))
+		vm.Recent = append(vm.Recent, admin.HistoryEntryView(e, url, admin.SummaryValueMax))
 	}
 	if models.Permission(u, "view", "chat") {
 		rows, err := p.chatUsage(c)
@@ -95,6 +95,7 @@ func (p *Panel) Dashboard(c *fiber.Ctx) error {
 		}
 		vm.ChatUsage = rows
 	}
+	vm.RecentURL = adminBase + "/recent-actions"
 	vm.Page = p.page(c, "Dashboard")
 	return p.render(c, fiber.StatusOK, views.DashboardPage(vm))
 }
