@@ -131,8 +131,10 @@ type FilterChoice struct {
 
 // Pagination is the pager under the list.
 type Pagination struct {
-	Page       int
-	Total      string // "1,234" or "about 1,000,000"
+	Page  int
+	Total string // "1,234" or "about 1,000,000"
+	// Count is the total as a number, for the plural ("1 product").
+	Count      int
 	PrevURL    string
 	NextURL    string
 	Links      []PageLink

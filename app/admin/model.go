@@ -187,6 +187,20 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A page past the end (a stale link, the last page emptied by a bulk
+	// delete) goes to the last page there is.
+	if len(page.Items) == 0 && st.p > 1 {
+		last := max(1, int(math.Ceil(float64(page.Total)/float64(m.perPage))))
+		if last >= st.p {
+			last = st.p - 1
+		}
+		target := withQuery(m.listURL(), st.with(func(s *listState) { s.p = last }).values())
+		if c.Get("HX-Request") == "true" {
+			c.Set("HX-Location", target)
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+		return c.Redirect(target, fiber.StatusSeeOther)
+	}
 	vm := views.ListView{
 		Plural: m.plural, Singular: m.singular, Q: st.q, Searchable: len(m.spec.SearchFields) > 0,
 		AddURL: m.listURL() + "/new", BulkURL: m.listURL() + "/bulk", ListURL: m.listURL(), ClearURL: m.listURL(),
@@ -275,7 +289,7 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 }
 
 func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
-	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total)}
+	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total), Count: int(min(page.Total, 1<<30))}
 	// Totals are exact unless counting took longer than its budget
 	// (models.List); then the planner's estimate is shown as one.
 	if page.TotalIsEstimate {
