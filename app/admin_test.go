@@ -608,8 +608,13 @@ func TestAdminPagination(t *testing.T) {
 	if d.Find(`.pager a[rel="prev"]`).AttrOr("href", "") != "/admin/products?o=name&p=2" || d.Find(`.pager a[rel="next"]`).Length() != 0 {
 		t.Fatal("prev/next links")
 	}
-	// Past the end: an empty page, not an error.
-	wantStatus(t, b.get("/admin/products?p=999"), 200)
+	// Past the end: not an error, and not an empty page beside the total
+	// (issue 13): a redirect to the last page.
+	r := b.get("/admin/products?p=999")
+	wantStatus(t, r, http.StatusSeeOther)
+	if location(r) != "/admin/products?p=3" { // 120 products, 50 a page
+		t.Fatalf("past the end goes to %q", location(r))
+	}
 }
 
 func TestAdminBulkDelete(t *testing.T) {
