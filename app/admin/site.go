@@ -532,12 +532,9 @@ func (s *Site) History(c *fiber.Ctx) error { return s.on(c, modelAdmin.history) 
 // field named by the form's "field").
 func (s *Site) Revert(c *fiber.Ctx) error { return s.on(c, modelAdmin.revert) }
 
-// errForbidden and errNotFound are rendered as HTML pages by the server's
-// error handler.
-var (
-	errForbidden = fiber.NewError(fiber.StatusForbidden, "You do not have permission to do this.")
-	errNotFound  = fiber.NewError(fiber.StatusNotFound, "Not found.")
-)
+// errNotFound is rendered as an HTML page by the server's error handler
+// (a refused permission is a *models.PermissionDenied, which names it).
+var errNotFound = fiber.NewError(fiber.StatusNotFound, "Not found.")
 
 // isValidation reports whether err is a validation error and returns its fields.
 func isValidation(err error) (map[string]string, bool) {
