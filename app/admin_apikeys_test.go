@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/PuerkitoBio/goquery"
 
@@ -20,6 +21,12 @@ func createAdminKey(t *testing.T, b *browser, name, scope string) string {
 	t.Helper()
 	b.get("/admin/api-keys")
 	resp := b.post("/admin/api-keys", url.Values{"name": {name}, "scope": {scope}})
+	// A redirect: reloading the page after it creates nothing.
+	wantStatus(t, resp, http.StatusSeeOther)
+	if location(resp) != "/admin/api-keys" {
+		t.Fatalf("create redirects to %q", location(resp))
+	}
+	resp = b.get("/admin/api-keys")
 	wantStatus(t, resp, http.StatusOK)
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Fatalf("the page with the key has Cache-Control %q, want no-store", cc)
@@ -114,15 +121,17 @@ func TestAdminAPIKeysLifecycle(t *testing.T) {
 			if got := text(row.Find("td.key-last-used")); got == "never" || !strings.HasSuffix(got, "UTC") {
 				t.Errorf("%s: last used %q, want a time", name, got)
 			}
-			if row.Find(`td.key-actions button`).Length() != 1 {
+			if row.Find(`td.key-actions a[role="button"]`).Length() != 1 {
 				t.Errorf("%s: no revoke button", name)
 			}
 		}
 
-		// Revoke the read-only key: a confirmation first, then the API refuses it.
+		// Revoke the read-only key: a confirmation first, at a GET URL (a
+		// reload shows it again), then the API refuses it.
 		row := keyRow(d, "stock sync")
-		action, _ := row.Find("td.key-actions form").Attr("action")
-		confirm := b.post(action, nil)
+		action, _ := row.Find("td.key-actions a").Attr("href")
+		wantStatus(t, b.get(action), http.StatusOK)
+		confirm := b.get(action)
 		wantStatus(t, confirm, http.StatusOK)
 		cd := parse(t, confirm)
 		if !strings.Contains(text(cd.Find("article.confirm-card")), "Are you sure you want to revoke") {
@@ -141,7 +150,7 @@ func TestAdminAPIKeysLifecycle(t *testing.T) {
 			t.Errorf("no flash after revoking: %q", text(after.Find(".flashes")))
 		}
 		revoked := keyRow(after, "stock sync")
-		if text(revoked.Find("td.key-revoked")) == "—" || revoked.Find("td.key-actions button").Length() != 0 {
+		if text(revoked.Find("td.key-revoked")) == "—" || revoked.Find("td.key-actions a").Length() != 0 {
 			t.Errorf("revoked row: %q", text(revoked))
 		}
 		if r := ts.do("GET", "/api/v1/products", nil, web.HeaderAPIKey, keys[models.ScopeReadOnly]); r.Status != http.StatusUnauthorized {
@@ -307,4 +316,65 @@ func TestAdminAPIKeysRequireSignIn(t *testing.T) {
 	if !strings.HasPrefix(location(r), "/admin/login") {
 		t.Fatalf("redirects to %q", location(r))
 	}
+}
+
+// TestAdminAPIKeyShownOnceAndExpiry: creating a key redirects; the key is
+// shown on the next page only (a reload shows it no more and creates
+// nothing); an optional expiry date is kept and a past one refused.
+func TestAdminAPIKeyShownOnceAndExpiry(t *testing.T) {
+	forEachDialect(t, func(t *testing.T, dialect string) {
+		ts := newTestServer(t, dialect)
+		b := ts.signedIn("kim", false)
+		key := createAdminKey(t, b, "nightly", models.ScopeReadOnly)
+		reload := b.get("/admin/api-keys")
+		wantStatus(t, reload, http.StatusOK)
+		if strings.Contains(string(reload.Body), key) || parse(t, reload).Find("section.new-key").Length() != 0 {
+			t.Fatal("the key is shown again after a reload")
+		}
+		if n := len(mustKeys(t, ts)); n != 1 {
+			t.Fatalf("%d keys after a reload, want 1", n)
+		}
+		if copyBtn := parse(t, b.get("/admin/api-keys")).Find(`button[data-copy]`); copyBtn.Length() != 0 {
+			t.Fatal("a copy button without a key")
+		}
+		// The session holds the key only sealed, and only until shown.
+		var rows []struct{ Value []byte }
+		ts.srv.db.Raw("SELECT value FROM kv WHERE key LIKE 'sess:%'").Scan(&rows)
+		for _, r := range rows {
+			if strings.Contains(string(r.Value), key) {
+				t.Fatal("the plain key is in a session row")
+			}
+		}
+
+		day := time.Now().UTC().AddDate(0, 0, 30).Format("2006-01-02")
+		resp := b.post("/admin/api-keys", url.Values{"name": {"expiring"}, "scope": {models.ScopeReadOnly}, "expires": {day}})
+		wantStatus(t, resp, http.StatusSeeOther)
+		page := parse(t, b.get("/admin/api-keys"))
+		if page.Find(`section.new-key button[data-copy="#id_new_key"]`).Length() != 1 {
+			t.Fatal("no copy button beside the new key")
+		}
+		if got := text(keyRow(page, "expiring").Find("td.key-expires")); !strings.Contains(got, day) {
+			t.Fatalf("expiry shown %q, want %s", got, day)
+		}
+		for _, k := range mustKeys(t, ts) {
+			if k.Name == "expiring" && (k.ExpiresAt == nil || k.ExpiresAt.UTC().Format("2006-01-02") != time.Now().UTC().AddDate(0, 0, 31).Format("2006-01-02")) {
+				t.Fatalf("stored expiry %v: the key works through %s", k.ExpiresAt, day)
+			}
+		}
+		past := time.Now().UTC().AddDate(0, 0, -1).Format("2006-01-02")
+		resp = b.post("/admin/api-keys", url.Values{"name": {"stale"}, "scope": {models.ScopeReadOnly}, "expires": {past}})
+		wantStatus(t, resp, http.StatusUnprocessableEntity)
+		if !strings.Contains(text(parse(t, resp).Find("#id_expires_error")), "today or later") {
+			t.Fatal("no message for a past expiry")
+		}
+	})
+}
+
+func mustKeys(t *testing.T, ts *testServer) []models.APIKey {
+	t.Helper()
+	keys, err := ts.store.ListAPIKeys(context.Background(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }

@@ -113,3 +113,42 @@ func wantStatus(t testing.TB, r *testResponse, want int) {
 }
 
 func location(r *testResponse) string { return r.Header.Get("Location") }
+
+// formOf collects what a browser would submit from the form sel of d:
+// inputs (checked boxes and radios only), textareas and selects; set then
+// changes values, as typing would (a nil value unsets the field).
+func formOf(d *goquery.Document, sel string, set map[string][]string) url.Values {
+	out := url.Values{}
+	f := d.Find(sel).First()
+	f.Find("input[name], textarea[name], select[name]").Each(func(_ int, s *goquery.Selection) {
+		name, _ := s.Attr("name")
+		switch goquery.NodeName(s) {
+		case "textarea":
+			out.Add(name, s.Text())
+		case "select":
+			v := s.Find("option[selected]").AttrOr("value", s.Find("option").First().AttrOr("value", ""))
+			out.Add(name, v)
+		default:
+			typ := s.AttrOr("type", "text")
+			if typ == "submit" || typ == "button" {
+				return
+			}
+			if typ == "checkbox" || typ == "radio" {
+				if _, on := s.Attr("checked"); !on {
+					return
+				}
+				out.Add(name, s.AttrOr("value", "on"))
+				return
+			}
+			out.Add(name, s.AttrOr("value", ""))
+		}
+	})
+	for k, v := range set {
+		if v == nil {
+			out.Del(k)
+		} else {
+			out[k] = v
+		}
+	}
+	return out
+}

@@ -354,6 +354,7 @@ func TestAdminProductFormsConflictAndHistory(t *testing.T) {
 			t.Fatalf("continue went to %q", location(resp))
 		}
 		d = parse(t, b.get(objURL))
+		loaded := d
 		if got := text(d.Find(".flash-success")); got != "The product “Lámpara” was added." {
 			t.Fatalf("flash %q", got)
 		}
@@ -372,41 +373,44 @@ func TestAdminProductFormsConflictAndHistory(t *testing.T) {
 		if err := ts.store.Update(octx, &other, 1); err != nil {
 			t.Fatal(err)
 		}
-		mine := url.Values{"version": {"1"}, "name": {"Lámpara"}, "description": {"Luz fría"}, "price": {"19.99"}, "stock": {"7"}}
+		// The form as loaded (with its hidden originals), with my changes:
+		// the description and the stock; bruno changed only the price.
+		mine := formOf(loaded, "form.model-form", map[string][]string{"description": {"Luz fría"}, "stock": {"7"}})
 		resp = b.post(objURL, mine)
 		wantStatus(t, resp, http.StatusConflict)
 		d = parse(t, resp)
 		if d.Find(".conflict").Length() != 1 || !strings.Contains(text(d.Find(".conflict")), "bruno") {
 			t.Fatalf("conflict panel: %s", text(d.Find("main")))
 		}
-		var priceRow string
+		rowsOf := map[string]string{}
 		d.Find(".conflict tbody tr").Each(func(_ int, r *goquery.Selection) {
-			if text(r.Find("th")) == "Price" {
-				priceRow = text(r.Find(".yours")) + "|" + text(r.Find(".theirs"))
-			}
+			rowsOf[text(r.Find("th"))] = text(r.Find(".yours")) + "|" + text(r.Find(".theirs")) + "|" + text(r.Find(".kept"))
 		})
-		if priceRow != "19.99|24.99" {
-			t.Fatalf("price row %q", priceRow)
+		if rowsOf["Price"] != "19.99|24.99|theirs (you had not changed it)" || !strings.HasPrefix(rowsOf["Stock"], "7|3|yours") {
+			t.Fatalf("merge rows %q", rowsOf)
 		}
-		if d.Find("#id_stock").AttrOr("value", "") != "7" || d.Find(`input[name="version"]`).AttrOr("value", "") != "2" {
-			t.Fatal("conflict form must keep my values and carry the current version")
+		// The merged form: their price, my stock, the current version; none
+		// of the fields was changed by both, so nothing to choose.
+		if d.Find("#id_price").AttrOr("value", "") != "24.99" || d.Find("#id_stock").AttrOr("value", "") != "7" ||
+			d.Find(`input[name="version"]`).AttrOr("value", "") != "2" || d.Find(".merge-choice").Length() != 0 {
+			t.Fatal("conflict form must hold the merged values and carry the current version")
 		}
 		var still models.Product
 		ts.store.DB.Take(&still, p.ID)
 		if still.Price.String() != "24.99" || still.Stock != 3 {
 			t.Fatalf("the conflicting save overwrote: %+v", still)
 		}
-		// Deliberate re-apply with the version the conflict page carries.
-		mine.Set("version", "2")
-		resp = b.post(objURL, mine)
+		// Saving the merged form keeps both changes.
+		resp = b.post(objURL, formOf(d, "form.model-form", nil))
 		wantStatus(t, resp, http.StatusSeeOther)
 		if location(resp) != "/admin/products" {
 			t.Fatalf("save went to %q", location(resp))
 		}
 		ts.store.DB.Take(&still, p.ID)
-		if still.Price.String() != "19.99" || still.Stock != 7 || still.Version != 3 {
-			t.Fatalf("after re-apply: %+v", still)
+		if still.Price.String() != "24.99" || still.Stock != 7 || still.Description != "Luz fría" || still.Version != 3 {
+			t.Fatalf("after the merge: %+v", still)
 		}
+		mine = url.Values{"version": {"3"}, "name": {"Lámpara"}, "description": {"Luz fría"}, "price": {"24.99"}, "stock": {"7"}}
 		// A tampered version is a conflict, never an overwrite.
 		mine.Set("version", "abc")
 		wantStatus(t, b.post(objURL, mine), http.StatusConflict)
@@ -425,7 +429,10 @@ func TestAdminProductFormsConflictAndHistory(t *testing.T) {
 		latest.Find(".changes div").Each(func(_ int, s *goquery.Selection) {
 			changes[text(s.Find("dt"))] = text(s.Find(".old")) + "→" + text(s.Find(".new"))
 		})
-		want := map[string]string{"Price": "24.99→19.99", "Stock": "3→7", "Description": "Luz cálida→Luz fría"}
+		want := map[string]string{"Stock": "3→7", "Description": "Luz cálida→Luz fría"}
+		if _, had := changes["Price"]; had {
+			t.Errorf("the merge reverted bruno's price: %v", changes)
+		}
 		for k, v := range want {
 			if changes[k] != v {
 				t.Errorf("history %s: %q, want %q (all: %v)", k, changes[k], v, changes)
@@ -537,7 +544,7 @@ func TestAdminListSearchFilterSortAndCSV(t *testing.T) {
 		// Sort headers link to the reverse order and say which way they sort.
 		d = parse(t, b.get("/admin/products?o=price&stock=in"))
 		th := d.Find(`th[aria-sort="ascending"]`)
-		if text(th) != "Price" || th.Find("a").AttrOr("href", "") != "/admin/products?o=-price&stock=in" {
+		if text(th) != "Price (EUR)" || th.Find("a").AttrOr("href", "") != "/admin/products?o=-price&stock=in" {
 			t.Fatalf("sorted header: %q %q", text(th), th.Find("a").AttrOr("href", ""))
 		}
 		if text(d.Find(".filters a.active")) != "In stockAll" || text(d.Find(".pager .count")) != "1–4 of 4 products" {
@@ -601,8 +608,13 @@ func TestAdminPagination(t *testing.T) {
 	if d.Find(`.pager a[rel="prev"]`).AttrOr("href", "") != "/admin/products?o=name&p=2" || d.Find(`.pager a[rel="next"]`).Length() != 0 {
 		t.Fatal("prev/next links")
 	}
-	// Past the end: an empty page, not an error.
-	wantStatus(t, b.get("/admin/products?p=999"), 200)
+	// Past the end: not an error, and not an empty page beside the total
+	// (issue 13): a redirect to the last page.
+	r := b.get("/admin/products?p=999")
+	wantStatus(t, r, http.StatusSeeOther)
+	if location(r) != "/admin/products?p=3" { // 120 products, 50 a page
+		t.Fatalf("past the end goes to %q", location(r))
+	}
 }
 
 func TestAdminBulkDelete(t *testing.T) {
@@ -741,8 +753,8 @@ func TestAdminDashboardAtTheBounds(t *testing.T) {
 		d.Find("svg.bar-chart g").Each(func(_ int, g *goquery.Selection) {
 			values[g.Find(".bar-label").Text()] = g.Find(".bar-value").Text()
 		})
-		// 3 × 99,999,999.99 × 1,000,000,000, in whole units.
-		if got := values["1,000 and more"]; got != "299,999,999,970,000,000" {
+		// 3 × 99,999,999.99 × 1,000,000,000, in whole units, with the currency.
+		if got := values["1,000 and more"]; got != "299,999,999,970,000,000 EUR" {
 			t.Fatalf("stock value at the bounds %q (%v)", got, values)
 		}
 		if got := text(d.Find(".model-card .model-count").First()); got != "3" {
@@ -777,7 +789,7 @@ func TestAdminDashboard(t *testing.T) {
 		d.Find("svg.bar-chart g").Each(func(_ int, g *goquery.Selection) {
 			values[g.Find(".bar-label").Text()] = g.Find(".bar-value").Text()
 		})
-		if len(values) != 5 || values["Under 10"] != "20" || values["10 – 50"] != "300" || values["1,000 and more"] != "3,000" {
+		if len(values) != 5 || values["Under 10"] != "20 EUR" || values["10 – 50"] != "300 EUR" || values["1,000 and more"] != "3,000 EUR" {
 			t.Fatalf("chart %v", values)
 		}
 		if d.Find("svg.bar-chart rect").Length() != 5 {

@@ -537,11 +537,18 @@ func TestBearerTokenChecks(t *testing.T) {
 
 func TestPermissions(t *testing.T) {
 	ts := newTestServer(t, models.SQLite)
-	pw := ts.createUser("viewer", false, false)
+	// Permissions are data: the "API readers" group (migration 00007) may
+	// read, an account with no permission may not even do that.
+	pw := ts.createUser("viewer", false, false, "API readers")
 	viewer := "Bearer " + ts.login("viewer", pw).AccessToken
 	staff := ts.staffToken("staffer")
 	if r := ts.do("GET", "/api/v1/products", nil, "Authorization", viewer); r.Status != 200 {
 		t.Fatalf("non-staff read: %d", r.Status)
+	}
+	pw = ts.createUser("nobody", false, false)
+	nobody := "Bearer " + ts.login("nobody", pw).AccessToken
+	if r := ts.do("GET", "/api/v1/products", nil, "Authorization", nobody); r.Status != 403 || !strings.Contains(errorOf(t, r).Detail, "view_product") {
+		t.Fatalf("read without view_product: %d %s", r.Status, r.Body)
 	}
 	body := `{"name":"X","description":"","price":1,"stock":1}`
 	if r := ts.do("POST", "/api/v1/products", body, "Authorization", viewer); r.Status != 403 || errorOf(t, r).Code != "FORBIDDEN" {

@@ -461,7 +461,7 @@ func TestGraphQLPermissions(t *testing.T) {
 		staff := ts.staffToken("stan")
 		ts.createUser("root", true, true)
 		super := "Bearer " + ts.login("root", "pw-root-0123456789").AccessToken
-		pw := ts.createUser("reader", false, false)
+		pw := ts.createUser("reader", false, false, "API readers")
 		plain := "Bearer " + ts.login("reader", pw).AccessToken
 		roKey := ts.newAPIKey(staff, "reporting", models.ScopeReadOnly)
 		rwKey := ts.newAPIKey(staff, "sync", models.ScopeReadWrite)

@@ -153,12 +153,25 @@ func (ts *testServer) do(method, path string, body any, hdr ...string) *testResp
 	return ts.request(req)
 }
 
-// createUser adds a user with the given flags and returns its password.
-func (ts *testServer) createUser(username string, staff, superuser bool) string {
+// createUser adds a user with the given flags and returns its password. A
+// staff user joins the Staff group, as one made in the admin or with
+// createsuperuser --staff does; groups names other groups to join instead.
+func (ts *testServer) createUser(username string, staff, superuser bool, groups ...string) string {
 	ts.t.Helper()
 	pw := "pw-" + username + "-0123456789"
 	u := &models.User{Username: username, Email: username + "@example.com", IsActive: true, IsStaff: staff, IsSuperuser: superuser}
 	ctx := context.Background()
+	if staff && !superuser && len(groups) == 0 {
+		groups = []string{models.StaffGroup}
+	}
+	u.Groups = []int64{}
+	for _, name := range groups {
+		g, err := ts.store.GroupByName(ctx, name)
+		if err != nil {
+			ts.t.Fatalf("group %s: %v", name, err)
+		}
+		u.Groups = append(u.Groups, g.ID)
+	}
 	if err := u.SetPassword(ctx, pw); err != nil {
 		ts.t.Fatal(err)
 	}
@@ -231,4 +244,21 @@ func (ts *testServer) listen() string {
 		}
 	})
 	return "http://" + ln.Addr().String()
+}
+
+// createStaff adds a staff user holding exactly perms (no group) and
+// returns its password.
+func (ts *testServer) createStaff(username string, perms ...string) string {
+	ts.t.Helper()
+	pw := "pw-" + username + "-0123456789"
+	u := &models.User{Username: username, Email: username + "@example.com", IsActive: true, IsStaff: true,
+		Groups: []int64{}, UserPermissions: append([]string{}, perms...)}
+	ctx := context.Background()
+	if err := u.SetPassword(ctx, pw); err != nil {
+		ts.t.Fatal(err)
+	}
+	if err := ts.store.Create(ctx, u); err != nil {
+		ts.t.Fatalf("create staff %s: %v", username, err)
+	}
+	return pw
 }

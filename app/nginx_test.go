@@ -170,7 +170,12 @@ func TestTwoInstancesBehindNginx(t *testing.T) {
 		return resp.StatusCode, resp.Header, out
 	}
 
-	u := &models.User{Username: "twin", Email: "twin@example.com", IsActive: true, IsStaff: true}
+	// A staff user with today's staff rights: the Staff group (permissions are data).
+	staffGroup, err := models.NewStore(db).GroupByName(context.Background(), models.StaffGroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &models.User{Username: "twin", Email: "twin@example.com", IsActive: true, IsStaff: true, Groups: []int64{staffGroup.ID}}
 	if err := u.SetPassword(context.Background(), "twin-password-123"); err != nil {
 		t.Fatal(err)
 	}

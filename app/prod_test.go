@@ -234,7 +234,7 @@ func testResponseCache(t *testing.T, ts *testServer) {
 	if r := get("/api/v1/products?page=0"); r.Status != 422 || r.Header.Get("X-Cache") != "MISS" {
 		t.Fatalf("error was cached: %s", r.Header.Get("X-Cache"))
 	}
-	pw := ts.createUser("plain-cacher", false, false)
+	pw := ts.createUser("plain-cacher", false, false, "API readers")
 	other := "Bearer " + ts.login("plain-cacher", pw).AccessToken
 	if r := ts.do("GET", loc, nil, "Authorization", other); r.Header.Get("X-Cache") != "MISS" {
 		t.Fatalf("another permission class shared the entry")

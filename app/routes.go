@@ -41,6 +41,8 @@ func (s *Server) routes() {
 	app.Get("/metrics", s.metrics.Endpoint(s.cfg.MetricsToken, s.cfg.Prod.MetricsAddr != ""))
 	app.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(s.static), MaxAge: int((365 * 24 * time.Hour).Seconds())}))
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect(adminpanel.Base+"/", fiber.StatusFound) })
+	// Pages link the SVG icon; browsers that ask for /favicon.ico anyway get it too.
+	app.Get("/favicon.ico", func(c *fiber.Ctx) error { return c.Redirect("/static/favicon.svg", fiber.StatusMovedPermanently) })
 
 	// The API: documentation and sign-in are public.
 	app.Get("/api/docs", s.ops.Docs)
@@ -85,7 +87,7 @@ func (s *Server) routes() {
 
 	// The admin: sign-in is public, everything else needs a staff session.
 	p := s.panel
-	adm := app.Group(adminpanel.Base, p.Headers, p.CSRF)
+	adm := app.Group(adminpanel.Base, p.Headers, p.Sessions, p.CSRF)
 	adm.Get("/login", p.LoginForm)
 	adm.Post("/login", p.Login)
 	staff := adm.Group("", p.RequireStaff)
@@ -93,9 +95,11 @@ func (s *Server) routes() {
 	staff.Post("/logout", p.Logout)
 	staff.Get("/logout", p.LogoutRedirect)
 	staff.Get("/chat", p.ChatPage)
+	staff.Get("/recent-actions", p.RecentActions)
 	staff.Post("/chat/stream", s.chatAPI.Stream)
 	staff.Get("/api-keys", p.APIKeys)
 	staff.Post("/api-keys", p.CreateAPIKey)
+	staff.Get("/api-keys/:id/revoke", p.RevokeAPIKey)
 	staff.Post("/api-keys/:id/revoke", p.RevokeAPIKey)
 	// Every registered model (products, documents, users) gets the same
 	// pages; a slug no model has falls through to a 404.
@@ -110,6 +114,7 @@ func (s *Server) routes() {
 	staff.Get("/:model/:id/delete", site.DeleteForm)
 	staff.Post("/:model/:id/delete", site.Delete)
 	staff.Get("/:model/:id/history", site.History)
+	staff.Post("/:model/:id/history/:entry/revert", site.Revert)
 }
 
 // longDeadlines are the routes that wait for the language model: their

@@ -195,7 +195,8 @@ func (s *Server) wire(ctx, bg context.Context) error {
 	s.graphql = graphql.New(graphql.Options{Store: s.store, Retriever: s.chat.retriever, Metrics: s.metrics,
 		Tracer: s.tracing.Tracer("tienda/graphql"), Log: s.log, Introspection: cfg.GraphQLIntrospection, Timeout: cfg.RequestTimeout})
 	s.panel, err = adminpanel.New(adminpanel.Config{Store: s.store, Storage: s.storage, SecretKey: cfg.SecretKey,
-		Static: s.static, Throttle: s.throttle, Proxies: s.proxies, Provider: s.chat.provider, Log: s.log})
+		Static: s.static, Throttle: s.throttle, Proxies: s.proxies, Provider: s.chat.provider, Log: s.log,
+		Currency: cfg.Currency, MaxBody: cfg.MaxRequestSize})
 	if err != nil {
 		return err
 	}

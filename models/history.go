@@ -12,18 +12,21 @@ import (
 // HistoryEntry records one create, change or delete: who, when, from where,
 // and which fields changed from what to what.
 type HistoryEntry struct {
-	ID         int64     `json:"id" gorm:"primaryKey"`
-	ObjectType string    `json:"object_type"`
-	ObjectID   int64     `json:"object_id"`
-	ObjectRepr string    `json:"object_repr"`
-	Action     string    `json:"action"`
-	ActorID    *int64    `json:"actor_id"`
-	ActorName  string    `json:"actor_name"`
-	Source     string    `json:"source"`
-	Changes    string    `json:"changes"`
-	Version    int64     `json:"version"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	ID         int64  `json:"id" gorm:"primaryKey"`
+	ObjectType string `json:"object_type"`
+	ObjectID   int64  `json:"object_id"`
+	ObjectRepr string `json:"object_repr"`
+	Action     string `json:"action"`
+	ActorID    *int64 `json:"actor_id"`
+	ActorName  string `json:"actor_name"`
+	Source     string `json:"source"`
+	Changes    string `json:"changes"`
+	// Note says why the entry was made, when it says more than the action
+	// ("Reverted entry #12").
+	Note      string    `json:"note"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // TableName is the history table.
@@ -61,7 +64,7 @@ func newHistoryEntry(ctx context.Context, rec Entity, action string, old, new an
 	now := Now()
 	e := HistoryEntry{
 		ObjectType: typeName(rec), ObjectID: rec.GetID(), ObjectRepr: truncate(rec.String(), 200),
-		Action: action, ActorName: a.Username, Source: string(a.Source), Changes: string(b),
+		Action: action, ActorName: a.Username, Source: string(a.Source), Changes: string(b), Note: noteFrom(ctx),
 		Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if a.UserID != 0 {
@@ -89,6 +92,18 @@ func (s *Store) RecentHistory(ctx context.Context, limit int) ([]HistoryEntry, e
 		return nil, fmt.Errorf("recent history: %w", err)
 	}
 	return out, nil
+}
+
+type noteKey struct{}
+
+// WithNote attaches a note to the history entries of the writes made with ctx.
+func WithNote(ctx context.Context, note string) context.Context {
+	return context.WithValue(ctx, noteKey{}, note)
+}
+
+func noteFrom(ctx context.Context) string {
+	n, _ := ctx.Value(noteKey{}).(string)
+	return truncate(n, 200)
 }
 
 func truncate(s string, n int) string {

@@ -104,6 +104,11 @@ func (s *Store) Create(ctx context.Context, rec Entity) error {
 		if err := tx.Omit("id").Create(rec).Error; err != nil {
 			return translate(err, rec, "create "+typeName(rec))
 		}
+		if r, ok := rec.(relationHolder); ok {
+			if err := r.saveRelations(tx, nil); err != nil {
+				return err
+			}
+		}
 		return s.log(ctx, tx, rec, "create", nil, rec)
 	})
 	return s.changed(ctx, rec, "create", err)
@@ -155,6 +160,11 @@ func (s *Store) Change(ctx context.Context, rec Entity, id, expected int64, chan
 			}
 			return fmt.Errorf("load %s: %w", typeName(rec), err)
 		}
+		if r, ok := old.(relationHolder); ok {
+			if err := r.loadRelations(tx); err != nil {
+				return err
+			}
+		}
 		if expected != AnyVersion && old.GetVersion() != expected {
 			return &VersionConflictError{Expected: expected, Current: old}
 		}
@@ -176,6 +186,11 @@ func (s *Store) Change(ctx context.Context, rec Entity, id, expected int64, chan
 		}
 		if res.RowsAffected == 0 {
 			return &VersionConflictError{Expected: version, Current: old}
+		}
+		if r, ok := rec.(relationHolder); ok {
+			if err := r.saveRelations(tx, old); err != nil {
+				return err
+			}
 		}
 		if h, ok := rec.(updateHook); ok {
 			if err := h.afterUpdate(tx, old); err != nil {

@@ -22,9 +22,16 @@ type User struct {
 	IsStaff      bool       `json:"is_staff"`
 	IsSuperuser  bool       `json:"is_superuser"`
 	LastLogin    *time.Time `json:"last_login"`
-	Version      int64      `json:"version"`
-	CreatedAt    time.Time  `json:"created_at"`
-	UpdatedAt    time.Time  `json:"updated_at"`
+	// Groups (ids) and UserPermissions (codenames) are what the user holds;
+	// nil: not loaded (Store.LoadRelations), left as stored on update.
+	Groups          []int64  `json:"groups" gorm:"-"`
+	UserPermissions []string `json:"user_permissions" gorm:"-"`
+	// Perms is every permission the user holds, directly and through its
+	// groups (Store.LoadPermissions): what Permission consults.
+	Perms     PermSet   `json:"-" gorm:"-"`
+	Version   int64     `json:"version"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 func (u *User) GetID() int64      { return u.ID }
@@ -153,28 +160,4 @@ func RandomPassword() string {
 	b := make([]byte, 18)
 	_, _ = rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// Permission decides what a user may do to a kind of object. It is the one
-// rule used by the API and the admin alike: superusers may do everything;
-// active staff may view and change the catalogue and the knowledge base;
-// inactive users nothing. Users are managed by superusers only (staff manage their own API keys).
-func Permission(u *User, action, objectType string) bool {
-	if u == nil || !u.IsActive {
-		return false
-	}
-	if u.IsSuperuser {
-		return true
-	}
-	switch objectType {
-	case "product", "document", "chat":
-		if action == "view" {
-			return true // any active account may read through the API
-		}
-		return u.IsStaff
-	case "user":
-		return false
-	default:
-		return u.IsStaff && action == "view"
-	}
 }

@@ -131,8 +131,10 @@ type FilterChoice struct {
 
 // Pagination is the pager under the list.
 type Pagination struct {
-	Page       int
-	Total      string // "1,234" or "about 1,000,000"
+	Page  int
+	Total string // "1,234" or "about 1,000,000"
+	// Count is the total as a number, for the plural ("1 product").
+	Count      int
 	PrevURL    string
 	NextURL    string
 	Links      []PageLink
@@ -151,17 +153,30 @@ type PageLink struct {
 // FormView is an add or change form.
 type FormView struct {
 	Page
-	Singular   string
-	IsNew      bool
-	Action     string
-	Version    string
-	Fieldsets  []Fieldset
-	Errors     []string
-	Conflict   *Conflict
+	Singular  string
+	IsNew     bool
+	Action    string
+	Version   string
+	Fieldsets []Fieldset
+	Errors    []string
+	Conflict  *Conflict
+	// Originals are the values the form was loaded with (hidden inputs),
+	// which the conflict merge compares against.
+	Originals []Hidden
+	// MaxBytes is the largest body the server accepts (data-max-bytes: the
+	// browser refuses a larger form before sending it; 0: no check).
+	MaxBytes int
+	// Deleted is set when the object was deleted while the user edited it:
+	// the form then offers to create it anew with the typed values.
+	Deleted    *Deleted
 	DeleteURL  string
 	HistoryURL string
 	ListURL    string
 	CanDelete  bool
+	// ReadOnly: the user may view, not change (no inputs, no save buttons);
+	// ReadOnlyWhy says which permission changing needs.
+	ReadOnly    bool
+	ReadOnlyWhy string
 	// ObjectRepr is the object's name on a change form.
 	ObjectRepr string
 	// Details are read-only facts shown above a change form (nil: none).
@@ -197,6 +212,11 @@ const (
 	WidgetEmail    = "email"
 	WidgetPassword = "password"
 	WidgetReadOnly = "readonly"
+	// WidgetCheckboxes is a set: one checkbox per option, in titled groups.
+	WidgetCheckboxes = "checkboxes"
+	// WidgetChoice is a field both editors changed: their value and the
+	// user's side by side, with keep mine / keep theirs.
+	WidgetChoice = "choice"
 )
 
 // Field is one input of a form with the HTML attributes derived from the
@@ -217,21 +237,55 @@ type Field struct {
 	Step      string
 	// Autocomplete is the input's autocomplete hint ("off", "new-password").
 	Autocomplete string
+	// Groups are a WidgetCheckboxes field's options.
+	Groups []OptionGroup
+	// Mine and Theirs are a WidgetChoice field's two values as shown;
+	// MineValue is the user's value as typed (sent back hidden), Chosen the
+	// choice made ("mine", "theirs" or "").
+	Mine      string
+	Theirs    string
+	MineValue string
+	Chosen    string
 }
 
-// Conflict shows someone else's saved values beside the user's.
+// Deleted says who deleted an object being edited, and when.
+type Deleted struct {
+	By string
+	At string
+}
+
+// OptionGroup is a titled group of checkboxes ("Product": view, add...).
+type OptionGroup struct {
+	Title   string
+	Options []Option
+}
+
+// Option is one checkbox of a set.
+type Option struct {
+	Value   string
+	Label   string
+	Checked bool
+}
+
+// Conflict explains the merge of the user's form with a version saved
+// meanwhile: the fields merged on their own (Rows) and how many the user
+// must choose (Choices, shown as WidgetChoice fields in the form).
 type Conflict struct {
 	Version string
 	By      string
 	At      string
 	Rows    []ConflictRow
+	Choices int
 }
 
-// ConflictRow is one field of a conflict.
+// ConflictRow is one field the merge decided.
 type ConflictRow struct {
 	Label  string
 	Yours  string
 	Theirs string
+	// Outcome says what was kept: "their value (you did not change it)"...
+	Outcome string
+	// Differ: the two values differ (the field was merged, not equal).
 	Differ bool
 }
 
@@ -251,6 +305,8 @@ type DeleteView struct {
 // HistoryView lists an object's recorded changes.
 type HistoryView struct {
 	Page
+	// Version is the object's current version, which a revert must match.
+	Version    string
 	Singular   string
 	ObjectRepr string
 	ObjectURL  string
@@ -259,6 +315,11 @@ type HistoryView struct {
 
 // HistoryEntry is one recorded action.
 type HistoryEntry struct {
+	// RevertURL reverts the entry (whole, or one field with "field"); ""
+	// when it cannot be reverted (not a change, or no permission).
+	RevertURL string
+	// Note says why the entry was made ("Reverted entry #12").
+	Note    string
 	When    string
 	ISO     string
 	Who     string
@@ -271,9 +332,24 @@ type HistoryEntry struct {
 
 // FieldChange is one field's old and new value.
 type FieldChange struct {
-	Field string
-	Old   string
-	New   string
+	// Name is the field's name (the revert form's "field"); Revertable:
+	// this field alone can be reverted.
+	Name       string
+	Revertable bool
+	Field      string
+	Old        string
+	New        string
+}
+
+// RecentView is the log of recent actions across models, with filters.
+type RecentView struct {
+	Page
+	Entries    []HistoryEntry
+	Filters    []FilterGroup
+	PrevURL    string
+	NextURL    string
+	PageNumber int
+	ClearURL   string
 }
 
 // DashboardView is the admin's home page.
@@ -281,8 +357,14 @@ type DashboardView struct {
 	Page
 	Models   []ModelCount
 	LowStock []LowStock
-	Recent   []HistoryEntry
-	Chart    BarChart
+	// LowStockURL lists every product under the threshold; LowStockMore:
+	// there are more than shown.
+	LowStockURL  string
+	LowStockMore bool
+	// RecentURL is the page of every recent action.
+	RecentURL string
+	Recent    []HistoryEntry
+	Chart     BarChart
 	// ChatUsage is today's chat usage per user and model (empty: none).
 	ChatUsage []ChatUsageRow
 }
@@ -309,6 +391,8 @@ type LowStock struct {
 	Name  string
 	URL   string
 	Stock string
+	// Out: none left.
+	Out bool
 }
 
 // BarChart is a horizontal bar chart drawn as SVG on the server.
@@ -366,7 +450,11 @@ type APIKeysView struct {
 	NameError  string
 	ScopeError string
 	NameMax    int
-	// Created is set only on the response that created the key.
+	// Expires is the optional expiry date typed (YYYY-MM-DD), MinExpiry today.
+	Expires      string
+	ExpiresError string
+	MinExpiry    string
+	// Created is set only on the page right after the key was created.
 	Created *CreatedAPIKey
 }
 
@@ -380,6 +468,7 @@ type APIKeyRow struct {
 	CreatedISO string
 	LastUsed   string
 	Revoked    string
+	Expires    string
 	Active     bool
 	RevokeURL  string
 }

@@ -61,8 +61,9 @@ func newHarness(t testing.TB, dialect string, register func(*admin.Site) error) 
 	}
 	h := &harness{t: t, store: models.NewStore(db)}
 	users := map[string]*models.User{
-		"root":  {ID: 1, Username: "root", IsActive: true, IsStaff: true, IsSuperuser: true},
-		"staff": {ID: 2, Username: "staff", IsActive: true, IsStaff: true},
+		"root": {ID: 1, Username: "root", IsActive: true, IsStaff: true, IsSuperuser: true},
+		// Permissions are data: this staff user holds view_widget only.
+		"staff": {ID: 2, Username: "staff", IsActive: true, IsStaff: true, Perms: models.NewPermSet("view_widget")},
 	}
 	site := admin.NewSite("/admin", h.store, admin.Hooks{
 		User: func(c *fiber.Ctx) *models.User { return users[c.Get("X-Test-User")] },
@@ -86,6 +87,10 @@ func newHarness(t testing.TB, dialect string, register func(*admin.Site) error) 
 		var fe *fiber.Error
 		if errors.As(err, &fe) {
 			return c.Status(fe.Code).SendString(fe.Message)
+		}
+		var pd *models.PermissionDenied
+		if errors.As(err, &pd) {
+			return c.Status(403).SendString(pd.Error())
 		}
 		return c.Status(500).SendString(err.Error())
 	}})
@@ -218,7 +223,7 @@ func TestTestOnlyModelGetsEveryPage(t *testing.T) {
 			if !strings.Contains(string(r.body), "Bolt M8,steel,40,0.10,no") {
 				t.Fatalf("csv: %s", r.body)
 			}
-			// Staff may only view a model the permission rule does not grant them.
+			// Staff holding view_widget only may view, not delete.
 			if r := h.do("staff", "GET", "/admin/widgets", nil); r.status != 200 {
 				t.Fatalf("staff view: %d", r.status)
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/url"
 	"reflect"
@@ -61,12 +62,10 @@ func (m *model[T, PT]) objectURL(id int64) string {
 	return m.listURL() + "/" + strconv.FormatInt(id, 10)
 }
 
-// allow applies the one permission rule (models.Permission) to the signed-in user.
+// allow applies the one permission rule (models.Permission) to the
+// signed-in user; a refusal names the missing permission.
 func (m *model[T, PT]) allow(c *fiber.Ctx, action string) error {
-	if !models.Permission(m.site.hooks.User(c), action, m.typeName) {
-		return errForbidden
-	}
-	return nil
+	return models.Require(m.site.hooks.User(c), action, m.typeName)
 }
 
 func (m *model[T, PT]) can(c *fiber.Ctx, action string) bool {
@@ -188,6 +187,20 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	// A page past the end (a stale link, the last page emptied by a bulk
+	// delete) goes to the last page there is.
+	if len(page.Items) == 0 && st.p > 1 {
+		last := max(1, int(math.Ceil(float64(page.Total)/float64(m.perPage))))
+		if last >= st.p {
+			last = st.p - 1
+		}
+		target := withQuery(m.listURL(), st.with(func(s *listState) { s.p = last }).values())
+		if c.Get("HX-Request") == "true" {
+			c.Set("HX-Location", target)
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+		return c.Redirect(target, fiber.StatusSeeOther)
+	}
 	vm := views.ListView{
 		Plural: m.plural, Singular: m.singular, Q: st.q, Searchable: len(m.spec.SearchFields) > 0,
 		AddURL: m.listURL() + "/new", BulkURL: m.listURL() + "/bulk", ListURL: m.listURL(), ClearURL: m.listURL(),
@@ -215,6 +228,9 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	for _, n := range m.columns {
 		f := m.fields[n]
 		col := views.Column{Label: f.Label, Numeric: f.Kind == kindInt || f.Kind == kindMoney}
+		if f.Kind == kindMoney && m.site.Currency != "" {
+			col.Label += " (" + m.site.Currency + ")"
+		}
 		if slices.Contains(m.sortable, n) {
 			next := n
 			switch current {
@@ -234,6 +250,9 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 		for _, n := range m.columns {
 			f := m.fields[n]
 			cell := views.Cell{Text: displayValue(f, rv.FieldByIndex(f.Index)), Numeric: f.Kind == kindInt || f.Kind == kindMoney}
+			if f.Kind == kindMoney && m.site.Currency != "" {
+				cell.Text = FormatMoney(cell.Text, m.site.Currency)
+			}
 			if f.Kind == kindBool {
 				cell.Bool = cell.Text
 			}
@@ -270,7 +289,7 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 }
 
 func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
-	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total)}
+	pg := views.Pagination{Page: st.p, PerPage: m.perPage, Total: groupDigits(page.Total), Count: int(min(page.Total, 1<<30))}
 	// Totals are exact unless counting took longer than its budget
 	// (models.List); then the planner's estimate is shown as one.
 	if page.TotalIsEstimate {
@@ -322,6 +341,18 @@ func (m *model[T, PT]) editable(name string) bool {
 	return !slices.Contains(m.readOnly, name)
 }
 
+// editableBy: editable, and by this user (SuperuserOnly fields).
+func (m *model[T, PT]) editableBy(c *fiber.Ctx, name string) bool {
+	if !m.editable(name) {
+		return false
+	}
+	if slices.Contains(m.opts.SuperuserOnly, name) {
+		u := m.site.hooks.User(c)
+		return u != nil && u.IsSuperuser
+	}
+	return true
+}
+
 func (m *model[T, PT]) valuesOf(rec PT) formValues {
 	rv := reflect.ValueOf(rec).Elem()
 	out := formValues{}
@@ -333,7 +364,16 @@ func (m *model[T, PT]) valuesOf(rec PT) formValues {
 }
 
 func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValues, errs map[string]string) views.FormView {
-	vm := views.FormView{Singular: m.singular, IsNew: isNew, ListURL: m.listURL(), CanDelete: !isNew && m.can(c, "delete")}
+	vm := views.FormView{Singular: m.singular, IsNew: isNew, ListURL: m.listURL(), CanDelete: !isNew && m.can(c, "delete"),
+		MaxBytes: m.site.MaxBody}
+	canSave := m.can(c, "add")
+	if !isNew {
+		canSave = m.can(c, "change")
+	}
+	if !canSave {
+		vm.ReadOnly = true
+		vm.ReadOnlyWhy = "You may view this " + m.singular + "; changing it needs the " + models.Codename("change", m.typeName) + " permission."
+	}
 	title := "Add " + m.singular
 	if isNew {
 		vm.Action = m.listURL() + "/new"
@@ -354,10 +394,16 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 			if isNew && !m.editable(n) {
 				continue // nothing to show before the object exists
 			}
-			out.Fields = append(out.Fields, m.fieldView(m.fields[n], vals[n], errs[n], isNew))
+			fv := m.fieldView(m.fields[n], vals[n], errs[n], isNew, canSave && m.editableBy(c, n))
+			if m.fields[n].Kind == kindMulti {
+				if err := m.multiView(c, &fv, vals[n]); err != nil {
+					fv.Widget, fv.Value, fv.Error = views.WidgetReadOnly, vals[n], "choices could not be loaded"
+				}
+			}
+			out.Fields = append(out.Fields, fv)
 		}
 		for _, e := range m.opts.Extra {
-			if e.Fieldset == fs.Title || (e.Fieldset == "" && i == len(m.fieldsets)-1) {
+			if canSave && (e.Fieldset == fs.Title || (e.Fieldset == "" && i == len(m.fieldsets)-1)) {
 				w := orDefault(e.Widget, views.WidgetText)
 				fv := views.Field{Name: e.Name, Label: e.Label, Help: e.Help, Widget: w, Error: errs[e.Name]}
 				if w == views.WidgetPassword {
@@ -398,14 +444,54 @@ func (m *model[T, PT]) formView(c *fiber.Ctx, rec PT, isNew bool, vals formValue
 	return vm
 }
 
+// multiView fills a Multi field's checkboxes (or, read-only, the labels
+// of its values).
+func (m *model[T, PT]) multiView(c *fiber.Ctx, fv *views.Field, val string) error {
+	groups, err := m.opts.Multi[fv.Name](c.UserContext())
+	if err != nil {
+		return err
+	}
+	held := map[string]bool{}
+	for _, v := range splitSet(val) {
+		held[v] = true
+	}
+	if fv.Widget == views.WidgetReadOnly {
+		var labels []string
+		for _, g := range groups {
+			for _, o := range g.Options {
+				if held[o.Value] {
+					labels = append(labels, o.Label)
+				}
+			}
+		}
+		fv.Value = strings.Join(labels, ", ")
+		if fv.Value == "" {
+			fv.Value = "—"
+		}
+		return nil
+	}
+	fv.Widget = views.WidgetCheckboxes
+	for _, g := range groups {
+		og := views.OptionGroup{Title: g.Title}
+		for _, o := range g.Options {
+			og.Options = append(og.Options, views.Option{Value: o.Value, Label: o.Label, Checked: held[o.Value]})
+		}
+		fv.Groups = append(fv.Groups, og)
+	}
+	return nil
+}
+
 // fieldView derives the input and its HTML attributes from the field's
 // validate rules (the server validates again, with the same rules).
-func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew bool) views.Field {
+func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew, editable bool) views.Field {
 	fv := views.Field{Name: f.Name, Label: f.Label, Value: val, Error: errMsg}
-	if !m.editable(f.Name) {
+	if !editable {
 		fv.Widget = views.WidgetReadOnly
-		if isNew {
+		switch {
+		case isNew && !m.editable(f.Name):
 			fv.Value = "—"
+		case f.Kind == kindBool:
+			fv.Value = yesNo(val == "on")
 		}
 		return fv
 	}
@@ -417,6 +503,9 @@ func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew bool) views
 		fv.Widget, fv.Step, numeric = views.WidgetNumber, "1", true
 	case kindMoney:
 		fv.Widget, fv.Step, numeric = views.WidgetNumber, "0.01", true
+		if m.site.Currency != "" {
+			fv.Label += " (" + m.site.Currency + ")"
+		}
 	case kindBool:
 		fv.Widget, fv.Checked, fv.Value = views.WidgetCheckbox, val == "on", ""
 	default:
@@ -445,21 +534,38 @@ func (m *model[T, PT]) fieldView(f *field, val, errMsg string, isNew bool) views
 	return fv
 }
 
+// formInput is the form's value of a field: one string, or a set's
+// values joined (setValue splits them again).
+func formInput(c *fiber.Ctx, f *field) string {
+	if f.Kind != kindMulti {
+		return strings.Clone(c.FormValue(f.Name))
+	}
+	var vals []string
+	for _, v := range c.Request().PostArgs().PeekMulti(f.Name) {
+		vals = append(vals, string(v))
+	}
+	return joinSet(vals)
+}
+
 // bind copies the registered, editable fields from the form into rec (no
 // mass assignment: nothing else is read). It returns the raw values (to
-// show back) and the parse errors by field.
-func (m *model[T, PT]) bind(c *fiber.Ctx, rec PT) (formValues, map[string]string) {
+// show back) and the parse errors by field. input gives a field's value
+// (nil: the form's).
+func (m *model[T, PT]) bind(c *fiber.Ctx, rec PT, input func(*field) string) (formValues, map[string]string) {
+	if input == nil {
+		input = func(f *field) string { return formInput(c, f) }
+	}
 	rv := reflect.ValueOf(rec).Elem()
 	raw := formValues{}
 	errs := map[string]string{}
 	for _, fs := range m.fieldsets {
 		for _, n := range fs.Fields {
 			f := m.fields[n]
-			if !m.editable(n) {
+			if !m.editableBy(c, n) {
 				raw[n] = formValue(f, rv.FieldByIndex(f.Index))
 				continue
 			}
-			v := strings.Clone(c.FormValue(n))
+			v := input(f)
 			raw[n] = v
 			if msg := setValue(f, rv.FieldByIndex(f.Index), v); msg != "" {
 				errs[n] = msg
@@ -508,7 +614,7 @@ func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
 	if err := m.allow(c, "add"); err != nil {
 		return err
 	}
-	rec := m.newRecord()
+	rec := m.newRecord(c)
 	vals := m.valuesOf(rec)
 	for _, n := range m.order {
 		if m.fields[n].Kind == kindMoney || m.fields[n].Kind == kindTimePtr {
@@ -519,9 +625,9 @@ func (m *model[T, PT]) addForm(c *fiber.Ctx) error {
 }
 
 // newRecord is a fresh object with the registration's initial values.
-func (m *model[T, PT]) newRecord() PT {
+func (m *model[T, PT]) newRecord(c *fiber.Ctx) PT {
 	if m.opts.New != nil {
-		return PT(m.opts.New())
+		return PT(m.opts.New(c.UserContext()))
 	}
 	return PT(new(T))
 }
@@ -530,8 +636,8 @@ func (m *model[T, PT]) create(c *fiber.Ctx) error {
 	if err := m.allow(c, "add"); err != nil {
 		return err
 	}
-	rec := m.newRecord()
-	raw, errs := m.bind(c, rec)
+	rec := m.newRecord(c)
+	raw, errs := m.bind(c, rec, nil)
 	ctx := m.actor(c)
 	if err := m.validate(ctx, rec, raw, errs, true); err != nil {
 		return err
@@ -586,6 +692,9 @@ func (m *model[T, PT]) load(c *fiber.Ctx) (PT, error) {
 		}
 		return nil, err
 	}
+	if err := m.site.store.LoadRelations(c.UserContext(), rec); err != nil {
+		return nil, err
+	}
 	return rec, nil
 }
 
@@ -597,7 +706,73 @@ func (m *model[T, PT]) changeForm(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(m.formView(c, rec, false, m.valuesOf(rec), nil)))
+	vals := m.valuesOf(rec)
+	vm := m.formView(c, rec, false, vals, nil)
+	vm.Originals = m.originals(c, vals)
+	return m.site.hooks.Render(c, fiber.StatusOK, views.FormPage(vm))
+}
+
+// mergeable are the fields the conflict merge covers: those this user
+// may edit on the form.
+func (m *model[T, PT]) mergeable(c *fiber.Ctx) []string {
+	var out []string
+	for _, fs := range m.fieldsets {
+		for _, n := range fs.Fields {
+			if m.editableBy(c, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// originals are the hidden inputs carrying the values a form shows.
+func (m *model[T, PT]) originals(c *fiber.Ctx, vals formValues) []views.Hidden {
+	var out []views.Hidden
+	for _, n := range m.mergeable(c) {
+		out = append(out, views.Hidden{Name: origPrefix + n, Value: vals[n]})
+	}
+	return out
+}
+
+// postedOriginals reads the form's originals back (and which it had).
+func (m *model[T, PT]) postedOriginals(c *fiber.Ctx) (formValues, map[string]bool) {
+	vals, has := formValues{}, map[string]bool{}
+	args := c.Request().PostArgs()
+	for _, n := range m.mergeable(c) {
+		if args.Has(origPrefix + n) {
+			vals[n], has[n] = strings.Clone(c.FormValue(origPrefix+n)), true
+		}
+	}
+	return vals, has
+}
+
+// canonical is raw as the form would show it after saving (a price of
+// "19.9" is "19.90"), so the merge compares like with like; a value that
+// does not parse stays as typed.
+func (m *model[T, PT]) canonical(name, raw string) string {
+	f := m.fields[name]
+	v := reflect.New(f.Type).Elem()
+	if setValue(f, v, raw) != "" {
+		return raw
+	}
+	return formValue(f, v)
+}
+
+// input is the value the user submitted for f: a conflicting field's
+// choice (mine: the value typed before the conflict; theirs: the saved
+// one, which the conflict form carries as its original), else the input.
+func (m *model[T, PT]) input(c *fiber.Ctx, f *field) (string, string) {
+	switch c.FormValue(choicePrefix + f.Name) {
+	case chooseMine:
+		return strings.Clone(c.FormValue(minePrefix + f.Name)), ""
+	case chooseTheirs:
+		return strings.Clone(c.FormValue(origPrefix + f.Name)), ""
+	}
+	if c.Request().PostArgs().Has(minePrefix + f.Name) {
+		return strings.Clone(c.FormValue(minePrefix + f.Name)), "must be chosen: keep yours or theirs"
+	}
+	return formInput(c, f), ""
 }
 
 func (m *model[T, PT]) update(c *fiber.Ctx) error {
@@ -605,13 +780,31 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 		return err
 	}
 	rec, err := m.load(c)
+	if errors.Is(err, errNotFound) {
+		return m.deletedMeanwhile(c)
+	}
 	if err != nil {
 		return err
 	}
-	// A missing or tampered version can never match, so it shows the
-	// conflict page instead of overwriting.
+	// A missing or tampered version can never match, so it merges
+	// instead of overwriting.
 	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
-	raw, errs := m.bind(c, rec)
+	unchosen := map[string]string{}
+	input := func(f *field) string {
+		v, problem := m.input(c, f)
+		if problem != "" {
+			unchosen[f.Name] = problem
+		}
+		return v
+	}
+	if rec.GetVersion() != expected {
+		raw, _ := m.bind(c, m.newRecord(c), input)
+		return m.conflict(c, raw, rec)
+	}
+	raw, errs := m.bind(c, rec, input)
+	for k, v := range unchosen {
+		errs[k] = v
+	}
 	ctx := m.actor(c)
 	if err := m.validate(ctx, rec, raw, errs, false); err != nil {
 		return err
@@ -624,12 +817,12 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 			if !ok {
 				return fmt.Errorf("version conflict on %s holds a %T", m.typeName, vc.Current)
 			}
-			return m.conflict(c, rec, raw, current)
+			return m.conflict(c, raw, current)
 		}
 		if fields, ok := fieldErrors(err); ok {
 			errs = fields
 		} else if errors.Is(err, models.ErrNotFound) {
-			return errNotFound
+			return m.deletedMeanwhile(c)
 		} else if err != nil {
 			return err
 		}
@@ -637,39 +830,98 @@ func (m *model[T, PT]) update(c *fiber.Ctx) error {
 	if len(errs) > 0 {
 		vm := m.formView(c, rec, false, raw, errs)
 		vm.Version = strconv.FormatInt(expected, 10)
+		orig, _ := m.postedOriginals(c)
+		vm.Originals = m.originals(c, orig)
 		return m.site.hooks.Render(c, fiber.StatusUnprocessableEntity, views.FormPage(vm))
 	}
 	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("The %s “%s” was changed.", m.singular, rec.String()))
 	return c.Redirect(m.afterSave(c, rec), fiber.StatusSeeOther)
 }
 
-// conflict re-renders the form with the user's values, shows the values
-// saved meanwhile beside them, and carries the current version: saving
-// again is a deliberate choice to re-apply the user's values.
-func (m *model[T, PT]) conflict(c *fiber.Ctx, mine PT, raw formValues, current PT) error {
+// conflict merges the user's form (raw) with the version saved meanwhile
+// (current) against the values the form was loaded with, and shows the
+// result: merged fields as inputs holding the merged value, fields both
+// changed as a choice. The form then carries the current version and, as
+// its originals, the saved values.
+func (m *model[T, PT]) conflict(c *fiber.Ctx, raw formValues, current PT) error {
 	theirs := m.valuesOf(current)
+	orig, has := m.postedOriginals(c)
+	names := m.mergeable(c)
+	mine := formValues{}
+	for _, n := range names {
+		mine[n] = m.canonical(n, raw[n])
+		orig[n] = m.canonical(n, orig[n])
+	}
+	merged := Merge(names, orig, mine, theirs, func(n string) bool { return has[n] })
 	cf := &views.Conflict{Version: strconv.FormatInt(current.GetVersion(), 10)}
 	if h, err := m.site.store.History(c.UserContext(), m.typeName, current.GetID(), 1); err == nil && len(h) > 0 {
 		cf.By = h[0].ActorName
 		cf.At = h[0].CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
 	}
-	for _, fs := range m.fieldsets {
-		for _, n := range fs.Fields {
-			if !m.editable(n) {
+	vals := m.valuesOf(current)
+	choices := map[string]FieldMerge{}
+	for _, fm := range merged {
+		vals[fm.Name] = fm.Result
+		show := func(v string) string { return m.shown(fm.Name, v) }
+		row := views.ConflictRow{Label: m.fields[fm.Name].Label, Yours: show(fm.Mine), Theirs: show(fm.Theirs), Differ: true}
+		switch fm.Outcome {
+		case TookTheirs:
+			row.Outcome = "theirs (you had not changed it)"
+		case KeptMine:
+			row.Outcome = "yours (they had not changed it)"
+		case BothSame:
+			row.Outcome, row.Differ = "the same change on both sides", false
+		case Conflict:
+			choices[fm.Name] = fm
+			cf.Choices++
+			continue
+		default:
+			continue
+		}
+		cf.Rows = append(cf.Rows, row)
+	}
+	vm := m.formView(c, current, false, vals, nil)
+	for i := range vm.Fieldsets {
+		for j, fv := range vm.Fieldsets[i].Fields {
+			fm, ok := choices[fv.Name]
+			if !ok {
 				continue
 			}
-			f := m.fields[n]
-			yours, their := raw[n], theirs[n]
-			if f.Kind == kindBool {
-				yours, their = yesNo(yours == "on"), yesNo(their == "on")
-			}
-			cf.Rows = append(cf.Rows, views.ConflictRow{Label: f.Label, Yours: yours, Theirs: their, Differ: yours != their})
+			vm.Fieldsets[i].Fields[j] = views.Field{Name: fv.Name, Label: fv.Label, Widget: views.WidgetChoice,
+				Mine: m.shown(fv.Name, fm.Mine), Theirs: m.shown(fv.Name, fm.Theirs), MineValue: raw[fv.Name]}
 		}
 	}
-	vm := m.formView(c, current, false, raw, nil)
 	vm.Conflict = cf
 	vm.Version = cf.Version
+	vm.Originals = m.originals(c, theirs)
 	return m.site.hooks.Render(c, fiber.StatusConflict, views.FormPage(vm))
+}
+
+// shown is a form value as the conflict panel shows it.
+func (m *model[T, PT]) shown(name, v string) string {
+	switch f := m.fields[name]; {
+	case f.Kind == kindBool:
+		return yesNo(v == "on")
+	case v == "":
+		return "(empty)"
+	}
+	return v
+}
+
+// deletedMeanwhile answers a save of an object deleted meanwhile: the
+// typed values in an add form, with who deleted it and a button to create
+// it anew (when the user may add).
+func (m *model[T, PT]) deletedMeanwhile(c *fiber.Ctx) error {
+	rec := m.newRecord(c)
+	raw, _ := m.bind(c, rec, func(f *field) string { v, _ := m.input(c, f); return v })
+	vm := m.formView(c, rec, true, raw, nil)
+	vm.Deleted = &views.Deleted{}
+	if id, err := strconv.ParseInt(c.Params("id"), 10, 64); err == nil {
+		if h, err := m.site.store.History(c.UserContext(), m.typeName, id, 1); err == nil && len(h) > 0 && h[0].Action == "delete" {
+			vm.Deleted.By, vm.Deleted.At = h[0].ActorName, h[0].CreatedAt.UTC().Format("2006-01-02 15:04 UTC")
+		}
+	}
+	return m.site.hooks.Render(c, fiber.StatusNotFound, views.FormPage(vm))
 }
 
 // ---- delete ----
@@ -800,20 +1052,37 @@ func (m *model[T, PT]) history(c *fiber.Ctx) error {
 	} else {
 		repr = entries[0].ObjectRepr
 	}
-	vm := views.HistoryView{Singular: m.singular, ObjectRepr: repr, ObjectURL: objURL}
+	vm := views.HistoryView{Singular: m.singular, ObjectRepr: repr, ObjectURL: objURL, Version: strconv.FormatInt(rec.GetVersion(), 10)}
+	canRevert := objURL != "" && m.can(c, "change")
 	for _, e := range entries {
-		vm.Entries = append(vm.Entries, HistoryEntryView(e, ""))
+		ev := HistoryEntryView(e, "", historyValueMax)
+		if canRevert && e.Action == "update" {
+			ev.RevertURL = fmt.Sprintf("%s/history/%d/revert", objURL, e.ID)
+			for i := range ev.Changes {
+				ev.Changes[i].Revertable = m.fields[ev.Changes[i].Name] != nil && m.editableBy(c, ev.Changes[i].Name)
+			}
+		}
+		vm.Entries = append(vm.Entries, ev)
 	}
 	crumb := views.Crumb{Label: repr, URL: objURL}
 	vm.Page = m.site.hooks.Page(c, "History of "+repr, m.crumbs(crumb, views.Crumb{Label: "History"})...)
 	return m.site.hooks.Render(c, fiber.StatusOK, views.HistoryPage(vm))
 }
 
+// Value lengths shown in history rows: an object's history page, and the
+// dashboard's and recent actions' summaries (one long document must not
+// make those pages hundreds of kilobytes).
+const (
+	historyValueMax = 2000
+	// SummaryValueMax is the length of values in summaries of many objects.
+	SummaryValueMax = 120
+)
+
 // HistoryEntryView turns a history row into its view model; url links the
-// object when it still exists.
-func HistoryEntryView(e models.HistoryEntry, url string) views.HistoryEntry {
+// object when it still exists; values are cut to maxLen characters.
+func HistoryEntryView(e models.HistoryEntry, url string, maxLen int) views.HistoryEntry {
 	out := views.HistoryEntry{When: e.CreatedAt.UTC().Format("2006-01-02 15:04 UTC"), ISO: e.CreatedAt.UTC().Format(time.RFC3339),
-		Who: orDefault(e.ActorName, "system"), Source: e.Source, Object: e.ObjectRepr, URL: url,
+		Who: orDefault(e.ActorName, "system"), Source: e.Source, Object: e.ObjectRepr, URL: url, Note: e.Note,
 		Action: map[string]string{"create": "Added", "update": "Changed", "delete": "Deleted"}[e.Action]}
 	changes := e.ChangeMap()
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
@@ -824,7 +1093,8 @@ func HistoryEntryView(e models.HistoryEntry, url string) views.HistoryEntry {
 		}
 	}) {
 		ch := changes[k]
-		out.Changes = append(out.Changes, views.FieldChange{Field: labelOf(k), Old: jsonText(ch.Old), New: jsonText(ch.New)})
+		out.Changes = append(out.Changes, views.FieldChange{Name: k, Field: labelOf(k),
+			Old: cut(jsonText(ch.Old), maxLen), New: cut(jsonText(ch.New), maxLen)})
 	}
 	return out
 }
@@ -890,8 +1160,31 @@ func formValue(f *field, v reflect.Value) string {
 		}
 	case kindTime, kindTimePtr:
 		return displayValue(f, v)
+	case kindMulti:
+		vals := make([]string, v.Len())
+		for i := range vals {
+			vals[i] = fmt.Sprint(v.Index(i).Interface())
+		}
+		return joinSet(vals)
 	}
 	return fmt.Sprint(v.Interface())
+}
+
+// joinSet is a set's canonical form value: its values sorted, deduplicated
+// and joined by commas (no value of a set holds one).
+func joinSet(vals []string) string {
+	vals = slices.Compact(slices.Sorted(slices.Values(vals)))
+	if len(vals) > 0 && vals[0] == "" {
+		vals = vals[1:]
+	}
+	return strings.Join(vals, ",")
+}
+
+func splitSet(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
 }
 
 // setValue parses raw into v; it returns a message when raw does not parse.
@@ -929,6 +1222,21 @@ func setValue(f *field, v reflect.Value, raw string) string {
 			return models.ErrMoneyFormat.Error()
 		}
 		v.Set(reflect.ValueOf(m))
+	case kindMulti:
+		vals := splitSet(raw)
+		if v.Type().Elem().Kind() == reflect.String {
+			v.Set(reflect.ValueOf(append([]string{}, vals...)))
+			return ""
+		}
+		ids := []int64{}
+		for _, s := range vals {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err != nil || n < 1 {
+				return "holds an unknown choice"
+			}
+			ids = append(ids, n)
+		}
+		v.Set(reflect.ValueOf(ids))
 	}
 	return ""
 }
@@ -962,3 +1270,111 @@ func groupDigits(n int64) string {
 
 // GroupDigits is groupDigits for the server's dashboard.
 func GroupDigits(n int64) string { return groupDigits(n) }
+
+// FormatMoney shows an amount ("1234.50") with thousands separators and
+// its currency code: "1,234.50 EUR".
+func FormatMoney(amount, currency string) string {
+	neg := strings.HasPrefix(amount, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(amount, "-"), ".")
+	n, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil {
+		return amount + " " + currency
+	}
+	out := groupDigits(n)
+	if frac != "" {
+		out += "." + frac
+	}
+	if neg {
+		out = "-" + out
+	}
+	return out + " " + currency
+}
+
+// cut shortens s to n characters, marking the cut.
+func cut(s string, n int) string {
+	if r := []rune(s); n > 0 && len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
+}
+
+// revert applies a history entry's old values (all of them, or the one
+// named by the form's "field") to the object, through the same version
+// check and validation as a save; the revert is a history entry of its
+// own, noting which entry it reverts.
+func (m *model[T, PT]) revert(c *fiber.Ctx) error {
+	if err := m.allow(c, "change"); err != nil {
+		return err
+	}
+	rec, err := m.load(c)
+	if err != nil {
+		return err
+	}
+	entryID, err := strconv.ParseInt(c.Params("entry"), 10, 64)
+	if err != nil || entryID < 1 {
+		return errNotFound
+	}
+	var e models.HistoryEntry
+	err = m.site.db.WithContext(c.UserContext()).Take(&e, entryID).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) || (err == nil && (e.ObjectType != m.typeName || e.ObjectID != rec.GetID() || e.Action != "update")) {
+		return errNotFound
+	}
+	if err != nil {
+		return fmt.Errorf("load history entry: %w", err)
+	}
+	only := strings.Clone(c.FormValue("field"))
+	historyURL := m.objectURL(rec.GetID()) + "/history"
+	rv := reflect.ValueOf(rec).Elem()
+	var reverted []string
+	for name, ch := range e.ChangeMap() {
+		f := m.fields[name]
+		if (only != "" && name != only) || f == nil || !m.editableBy(c, name) {
+			continue
+		}
+		dst := reflect.New(f.Type)
+		if len(ch.Old) > 0 {
+			if err := json.Unmarshal(ch.Old, dst.Interface()); err != nil {
+				return fmt.Errorf("revert %s of entry %d: %w", name, e.ID, err)
+			}
+		}
+		rv.FieldByIndex(f.Index).Set(dst.Elem())
+		reverted = append(reverted, f.Label)
+	}
+	if len(reverted) == 0 {
+		m.site.hooks.Flash(c, views.FlashError, "Nothing in that entry can be reverted here.")
+		return c.Redirect(historyURL, fiber.StatusSeeOther)
+	}
+	slices.Sort(reverted)
+	expected, _ := strconv.ParseInt(c.FormValue("version"), 10, 64)
+	note := fmt.Sprintf("Reverted entry #%d", e.ID)
+	if only != "" {
+		note += " (" + strings.ToLower(reverted[0]) + ")"
+	}
+	ctx := models.WithNote(m.actor(c), note)
+	err = m.site.store.Update(ctx, rec, expected)
+	var vc *models.VersionConflictError
+	switch {
+	case errors.As(err, &vc):
+		m.site.hooks.Flash(c, views.FlashError, fmt.Sprintf("The %s “%s” was changed since you opened its history; nothing was reverted. Review the history and try again.", m.singular, rec.String()))
+		return c.Redirect(historyURL, fiber.StatusSeeOther)
+	case err != nil:
+		if fields, ok := fieldErrors(err); ok {
+			var msgs []string
+			for _, k := range slices.Sorted(maps.Keys(fields)) {
+				label := k
+				if f := m.fields[k]; f != nil {
+					label = f.Label
+				}
+				msgs = append(msgs, label+" "+fields[k])
+			}
+			m.site.hooks.Flash(c, views.FlashError, "The revert was refused: "+strings.Join(msgs, "; ")+".")
+			return c.Redirect(historyURL, fiber.StatusSeeOther)
+		}
+		if errors.Is(err, models.ErrNotFound) {
+			return errNotFound
+		}
+		return err
+	}
+	m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("Reverted %s of the %s “%s” as before entry #%d.", strings.Join(reverted, ", "), m.singular, rec.String(), e.ID))
+	return c.Redirect(historyURL, fiber.StatusSeeOther)
+}

@@ -44,14 +44,19 @@ type Hooks struct {
 
 // Site is a set of registered models served under one base path.
 type Site struct {
-	Base   string
-	CSV    ExportOptions // the CSV export's pages, connections and client write timeout
-	db     *gorm.DB
-	store  *models.Store
-	hooks  Hooks
-	models []modelAdmin
-	bySlug map[string]modelAdmin
-	cache  *sync.Map
+	Base string
+	CSV  ExportOptions // the CSV export's pages, connections and client write timeout
+	// Currency is the ISO code money fields are shown with ("EUR").
+	Currency string
+	// MaxBody is the largest request body the server accepts: forms
+	// refuse a larger one in the browser, before sending (0: no check).
+	MaxBody int
+	db      *gorm.DB
+	store   *models.Store
+	hooks   Hooks
+	models  []modelAdmin
+	bySlug  map[string]modelAdmin
+	cache   *sync.Map
 	// exportSlots bounds the export statements running at once (CSV.Connections).
 	exportSlots chan struct{}
 	exportOnce  sync.Once
@@ -85,6 +90,18 @@ type Choice struct {
 	Scope func(db *gorm.DB) *gorm.DB
 }
 
+// ChoiceGroup is a titled group of a Multi field's choices.
+type ChoiceGroup struct {
+	Title   string
+	Options []Option
+}
+
+// Option is one choice of a Multi field: the stored value and its label.
+type Option struct {
+	Value string
+	Label string
+}
+
 // Extra is a form input that is not a column (e.g. a new password). Its
 // value is handed to BeforeSave and never rendered back.
 type Extra struct {
@@ -115,7 +132,15 @@ type Options[T any] struct {
 	// returns a *models.ValidationError to show messages next to them.
 	BeforeSave func(ctx context.Context, rec *T, extra map[string]string, creating bool) error
 	// New returns a new object with its initial form values (zero value when nil).
-	New func() *T
+	New func(ctx context.Context) *T
+	// Multi declares the fields that hold sets (a user's groups, a group's
+	// permissions: []string or []int64 fields the model saves with itself,
+	// models.Store.LoadRelations) and their choices, shown as checkboxes
+	// in titled groups.
+	Multi map[string]func(ctx context.Context) ([]ChoiceGroup, error)
+	// SuperuserOnly fields are editable by superusers only; others see
+	// them read-only (who may grant rights, for instance).
+	SuperuserOnly []string
 	// Badge returns a short warning for a list cell ("low"), or "".
 	Badge func(rec *T, field string) string
 	// Details returns read-only facts about a saved object shown above its
@@ -168,6 +193,7 @@ type modelAdmin interface {
 	deleteForm(c *fiber.Ctx) error
 	remove(c *fiber.Ctx) error
 	history(c *fiber.Ctx) error
+	revert(c *fiber.Ctx) error
 }
 
 // field is what the engine knows about one struct field.
@@ -192,6 +218,7 @@ const (
 	kindMoney
 	kindTime
 	kindTimePtr
+	kindMulti // a set: []string or []int64, Options.Multi
 )
 
 var (
@@ -233,16 +260,23 @@ func newModel[T any, PT interface {
 	typeName := strings.ToLower(reflect.TypeFor[T]().Name())
 	m := &model[T, PT]{site: s, typeName: typeName, table: sch.Table, fields: map[string]*field{}, opts: o}
 	for _, sf := range sch.Fields {
-		if sf.DBName == "" || sf.StructField.Tag.Get("json") == "-" {
+		name, _, _ := strings.Cut(sf.StructField.Tag.Get("json"), ",")
+		_, multi := o.Multi[name]
+		if (sf.DBName == "" && !multi) || name == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(sf.StructField.Tag.Get("json"), ",")
 		if name == "" {
 			name = sf.DBName
 		}
 		f := &field{Name: name, Label: labelOf(name), Column: sf.DBName, Index: sf.StructField.Index,
 			Type: sf.StructField.Type, Rules: models.Rules(sf.StructField)}
 		f.Kind = kindOf(f)
+		if multi {
+			f.Kind = kindMulti
+			if t := f.Type; t != reflect.TypeFor[[]string]() && t != reflect.TypeFor[[]int64]() {
+				return nil, fmt.Errorf("admin: %s: Multi field %q must be []string or []int64, not %s", typeName, name, t)
+			}
+		}
 		m.fields[name] = f
 		m.order = append(m.order, name)
 	}
@@ -267,13 +301,13 @@ func newModel[T any, PT interface {
 	m.singular = strings.ToLower(m.singular)
 	m.plural = strings.ToLower(orDefault(o.Plural, m.singular+"s"))
 	m.slug = orDefault(o.Slug, strings.ReplaceAll(m.plural, " ", "-"))
-	if !slugRe.MatchString(m.slug) || slices.Contains([]string{"login", "logout", "static", "chat"}, m.slug) {
+	if !slugRe.MatchString(m.slug) || slices.Contains([]string{"login", "logout", "static", "chat", "api-keys", "recent-actions", "account"}, m.slug) {
 		bad("slug %q must be lower-case letters, digits and dashes, and not a reserved admin path", m.slug)
 	}
 	m.columns = o.ListDisplay
 	if len(m.columns) == 0 {
 		for _, n := range m.order {
-			if m.fields[n].Kind != kindText && len(m.columns) < 6 {
+			if k := m.fields[n].Kind; k != kindText && k != kindMulti && len(m.columns) < 6 {
 				m.columns = append(m.columns, n)
 			}
 		}
@@ -286,6 +320,12 @@ func newModel[T any, PT interface {
 		return ""
 	})
 	known("ReadOnly", o.ReadOnly, nil)
+	known("SuperuserOnly", o.SuperuserOnly, nil)
+	for n := range o.Multi {
+		if m.fields[n] == nil {
+			bad("Multi: unknown field %q", n)
+		}
+	}
 	for n, label := range o.Labels {
 		if f := m.fields[n]; f == nil {
 			bad("Labels: unknown field %q (known: %s)", n, strings.Join(m.order, ", "))
@@ -315,7 +355,7 @@ func newModel[T any, PT interface {
 	// Sorting is whitelisted: the list's columns plus the ordering's fields.
 	m.sortable = []string{}
 	for _, n := range m.columns {
-		if f := m.fields[n]; f != nil && f.Kind != kindText {
+		if f := m.fields[n]; f != nil && f.Kind != kindText && f.Kind != kindMulti {
 			m.sortable = append(m.sortable, n)
 		}
 	}
@@ -488,12 +528,13 @@ func (s *Site) Delete(c *fiber.Ctx) error { return s.on(c, modelAdmin.remove) }
 // History: GET /:model/:id/history.
 func (s *Site) History(c *fiber.Ctx) error { return s.on(c, modelAdmin.history) }
 
-// errForbidden and errNotFound are rendered as HTML pages by the server's
-// error handler.
-var (
-	errForbidden = fiber.NewError(fiber.StatusForbidden, "You do not have permission to do this.")
-	errNotFound  = fiber.NewError(fiber.StatusNotFound, "Not found.")
-)
+// Revert: POST /:model/:id/history/:entry/revert (the whole entry, or the
+// field named by the form's "field").
+func (s *Site) Revert(c *fiber.Ctx) error { return s.on(c, modelAdmin.revert) }
+
+// errNotFound is rendered as an HTML page by the server's error handler
+// (a refused permission is a *models.PermissionDenied, which names it).
+var errNotFound = fiber.NewError(fiber.StatusNotFound, "Not found.")
 
 // isValidation reports whether err is a validation error and returns its fields.
 func isValidation(err error) (map[string]string, bool) {

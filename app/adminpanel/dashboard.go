@@ -2,6 +2,7 @@ package adminpanel
 
 import (
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -46,14 +47,23 @@ func (p *Panel) Dashboard(c *fiber.Ctx) error {
 		vm.Models = append(vm.Models, mc)
 	}
 	if models.Permission(u, "view", "product") {
+		// Low stock includes out of stock (first), with the list of all.
 		var low []models.Product
-		err := p.store.DB.WithContext(ctx).Where("stock > 0 AND stock < ?", models.LowStockThreshold).
-			Order("stock ASC, id ASC").Limit(8).Find(&low).Error
+		err := p.store.DB.WithContext(ctx).Where("stock < ?", models.LowStockThreshold).
+			Order("stock ASC, id ASC").Limit(9).Find(&low).Error
 		if err != nil {
 			return fmt.Errorf("dashboard low stock: %w", err)
 		}
+		if len(low) > 8 {
+			low, vm.LowStockMore = low[:8], true
+		}
+		vm.LowStockURL = adminBase + "/products?stock=short"
 		for _, pr := range low {
-			vm.LowStock = append(vm.LowStock, views.LowStock{Name: pr.Name, URL: p.site.ObjectURL("product", pr.ID), Stock: strconv.FormatInt(pr.Stock, 10)})
+			ls := views.LowStock{Name: pr.Name, URL: p.site.ObjectURL("product", pr.ID), Stock: strconv.FormatInt(pr.Stock, 10) + " left"}
+			if pr.Stock == 0 {
+				ls.Stock, ls.Out = "out of stock", true
+			}
+			vm.LowStock = append(vm.LowStock, ls)
 		}
 		chart, err := p.stockChart(c)
 		if err != nil {
@@ -76,7 +86,7 @@ func (p *Panel) Dashboard(c *fiber.Ctx) error {
 		if e.Action != "delete" {
 			url = p.site.ObjectURL(e.ObjectType, e.ObjectID)
 		}
-		vm.Recent = append(vm.Recent, admin.HistoryEntryView(e, url))
+		vm.Recent = append(vm.Recent, admin.HistoryEntryView(e, url, admin.SummaryValueMax))
 	}
 	if models.Permission(u, "view", "chat") {
 		rows, err := p.chatUsage(c)
@@ -85,6 +95,7 @@ func (p *Panel) Dashboard(c *fiber.Ctx) error {
 		}
 		vm.ChatUsage = rows
 	}
+	vm.RecentURL = adminBase + "/recent-actions"
 	vm.Page = p.page(c, "Dashboard")
 	return p.render(c, fiber.StatusOK, views.DashboardPage(vm))
 }
@@ -108,19 +119,40 @@ func (p *Panel) stockChart(c *fiber.Ctx) (views.BarChart, error) {
 		}
 	}
 	const rowH, barMax = 36, 300
-	chart := views.BarChart{Title: "Stock value by price band", Width: 560, Height: 8 + rowH*len(priceBands),
-		Desc: "Horizontal bars: the value of the stock (price × units) of the products in each price band."}
+	chart := views.BarChart{Title: "Stock value by price band", Width: 640, Height: 8 + rowH*len(priceBands),
+		Desc: "Horizontal bars on a logarithmic scale, so that one large band does not flatten the others: the value " +
+			"of the stock (price × units, in " + p.currency + ") of the products in each price band, written beside each bar."}
 	for i, b := range priceBands {
-		w := 0
-		if top.Sign() > 0 {
-			w = int(new(big.Int).Div(new(big.Int).Mul(values[i], big.NewInt(barMax)), top).Int64())
-		}
+		w := logBar(values[i], top, barMax)
 		y := 4 + i*rowH
 		units := new(big.Int).Quo(values[i], big.NewInt(100))
-		chart.Bars = append(chart.Bars, views.Bar{Label: b.label, Value: groupBig(units), Y: y,
+		chart.Bars = append(chart.Bars, views.Bar{Label: b.label, Value: groupBig(units) + " " + p.currency, Y: y,
 			Width: w, TextY: y + 17, ValueX: 130 + max(w, 2) + 8})
 	}
 	return chart, nil
+}
+
+// logBar is the width of v's bar when top gets barMax, on a logarithmic
+// scale (log10(1+v)), so that every non-zero band stays visible (at least
+// 6 units) whatever the outliers. The values are exact integers of any
+// size; their logarithm is taken from their bit length and leading bits.
+func logBar(v, top *big.Int, barMax int) int {
+	if v.Sign() <= 0 || top.Sign() <= 0 {
+		return 0
+	}
+	lv, lt := log10Big(v), log10Big(top)
+	if lt <= 0 {
+		return barMax
+	}
+	return max(6, int(math.Round(float64(barMax)*lv/lt)))
+}
+
+// log10Big is log10(1+n) for n ≥ 0, for integers beyond float64's range too.
+func log10Big(n *big.Int) float64 {
+	m := new(big.Int).Add(n, big.NewInt(1))
+	shift := max(0, m.BitLen()-60)
+	f, _ := new(big.Float).SetInt(new(big.Int).Rsh(m, uint(shift))).Float64()
+	return math.Log10(f) + float64(shift)*math.Log10(2)
 }
 
 // groupBig writes n with thousands separators (1,234,567).

@@ -5,6 +5,8 @@
 package adminpanel
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,8 +15,9 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,7 +51,7 @@ const (
 	SessionLoginAt = "login_at"
 	sessPassFP     = "pw"
 	sessFlash      = "flash"
-	sessCSRF       = "csrf"
+	sessCSRF       = "csrf_token"
 
 	localAdminUser = "admin_user"
 	localCSRFToken = "csrf_token"
@@ -64,14 +67,16 @@ type Panel struct {
 	proxies  web.Proxies
 	provider chat.Provider
 	log      *slog.Logger
-	// Two session stores and CSRF handlers over the same storage: the
-	// cookie's Secure flag is fixed per store, and it must follow the
-	// request's scheme (TRUSTED_PROXIES decides what counts as HTTPS).
-	plain, secure         *session.Store
-	csrfPlain, csrfSecure fiber.Handler
-	site                  *admin.Site
-	assets                views.Assets
-	fpKey                 []byte
+	// Two session stores over the same storage: the cookie's Secure flag
+	// is fixed per store, and it must follow the request's scheme
+	// (TRUSTED_PROXIES decides what counts as HTTPS).
+	plain, secure *session.Store
+	site          *admin.Site
+	assets        views.Assets
+	fpKey         []byte
+	// aead seals what passes through the session (a new API key).
+	aead     cipher.AEAD
+	currency string
 }
 
 // Config is what the panel is built from.
@@ -85,6 +90,11 @@ type Config struct {
 	Proxies   web.Proxies
 	Provider  chat.Provider
 	Log       *slog.Logger
+	// Currency is the ISO code money is shown in (CURRENCY).
+	Currency string
+	// MaxBody is the largest request body (MAX_REQUEST_SIZE): forms refuse
+	// larger ones in the browser, before sending.
+	MaxBody int
 }
 
 // Base is where the admin is served.
@@ -100,27 +110,33 @@ func New(cfg Config) (*Panel, error) {
 			Storage: storage, Expiration: SessionIdle, KeyLookup: "cookie:" + SessionCookie, CookiePath: adminBase,
 			CookieSecure: secure, CookieHTTPOnly: true, CookieSameSite: "Lax",
 		})
-		handler := csrf.New(csrf.Config{
-			Session: store, SessionKey: sessCSRF, ContextKey: localCSRFToken,
-			CookieName: csrfCookie, CookiePath: adminBase, CookieSecure: secure, CookieHTTPOnly: true, CookieSameSite: "Lax",
-			Expiration: SessionAbsolute, Extractor: csrfExtractor, ErrorHandler: csrfFailed,
-		})
 		if secure {
-			p.secure, p.csrfSecure = store, handler
+			p.secure = store
 		} else {
-			p.plain, p.csrfPlain = store, handler
+			p.plain = store
 		}
 	}
 	mac := hmac.New(sha256.New, []byte(cfg.SecretKey))
 	mac.Write([]byte("tienda admin session v1"))
 	p.fpKey = mac.Sum(nil)
+	sealKey := hmac.New(sha256.New, []byte(cfg.SecretKey))
+	sealKey.Write([]byte("tienda admin session seal v1"))
+	block, err := aes.NewCipher(sealKey.Sum(nil))
+	if err != nil {
+		return nil, fmt.Errorf("admin seal: %w", err)
+	}
+	if p.aead, err = cipher.NewGCM(block); err != nil {
+		return nil, fmt.Errorf("admin seal: %w", err)
+	}
 	assets, err := adminAssets(cfg.Static)
 	if err != nil {
 		return nil, err
 	}
 	p.assets = assets
 	p.site = admin.NewSite(adminBase, cfg.Store, admin.Hooks{User: adminUser, Page: p.page, Flash: p.flash, Render: p.render})
-	if err := registerModels(p.site); err != nil {
+	p.site.Currency, p.site.MaxBody = cfg.Currency, cfg.MaxBody
+	p.currency = cfg.Currency
+	if err := registerModels(p.site, cfg.Store); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -187,14 +203,6 @@ func (p *Panel) sessions(c *fiber.Ctx) *session.Store {
 	return p.plain
 }
 
-// CSRF checks the form token of every unsafe request (Fiber's csrf).
-func (p *Panel) CSRF(c *fiber.Ctx) error {
-	if p.proxies.IsHTTPS(c) {
-		return p.csrfSecure(c)
-	}
-	return p.csrfPlain(c)
-}
-
 // Headers: admin pages are private and never cached (the CSP without
 // unsafe-inline comes from the stack's security headers).
 func (p *Panel) Headers(c *fiber.Ctx) error {
@@ -226,16 +234,16 @@ func (p *Panel) passwordFingerprint(hash string) string {
 // and whether a session existed but had to be ended (expired, password
 // changed, account deactivated).
 func (p *Panel) sessionUser(c *fiber.Ctx) (*models.User, bool, error) {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
-		return nil, false, fmt.Errorf("admin session: %w", err)
+		return nil, false, err
 	}
-	uid, _ := sess.Get(sessUserID).(int64)
+	uid, _ := sess.get(sessUserID).(int64)
 	if uid == 0 {
 		return nil, false, nil
 	}
-	loginAt, _ := sess.Get(SessionLoginAt).(int64)
-	fp, _ := sess.Get(sessPassFP).(string)
+	loginAt, _ := sess.get(SessionLoginAt).(int64)
+	fp, _ := sess.get(sessPassFP).(string)
 	var u models.User
 	err = p.store.Get(c.UserContext(), &u, uid)
 	if err != nil && !errors.Is(err, models.ErrNotFound) {
@@ -243,10 +251,13 @@ func (p *Panel) sessionUser(c *fiber.Ctx) (*models.User, bool, error) {
 	}
 	if err != nil || time.Since(time.Unix(loginAt, 0)) > SessionAbsolute || !u.IsActive || !u.IsStaff ||
 		!hmac.Equal([]byte(fp), []byte(p.passwordFingerprint(u.PasswordHash))) {
-		if derr := sess.Destroy(); derr != nil {
+		if derr := sess.destroy(); derr != nil {
 			return nil, false, fmt.Errorf("admin session: %w", derr)
 		}
 		return nil, true, nil
+	}
+	if err := p.store.LoadPermissions(c.UserContext(), &u); err != nil {
+		return nil, false, err
 	}
 	return &u, false, nil
 }
@@ -265,7 +276,7 @@ func (p *Panel) RequireStaff(c *fiber.Ctx) error {
 		return p.toLogin(c, reason)
 	}
 	c.Locals(localAdminUser, u)
-	web.SetPrincipal(c, &web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser})
+	web.SetPrincipal(c, web.PrincipalOfUser(u))
 	return c.Next()
 }
 
@@ -381,22 +392,8 @@ func (p *Panel) Login(c *fiber.Ctx) error {
 		return err
 	}
 	p.throttle.Succeed(ctx, username)
-	sess, err := p.sessions(c).Get(c)
-	if err != nil {
-		return fmt.Errorf("admin session: %w", err)
-	}
-	// A new id at sign-in defeats session fixation; dropping the CSRF
-	// token makes the next page issue a fresh one.
-	if err := sess.Regenerate(); err != nil {
-		return fmt.Errorf("admin session: %w", err)
-	}
-	sess.Delete(sessCSRF)
-	sess.Delete(sessFlash)
-	sess.Set(sessUserID, u.ID)
-	sess.Set(SessionLoginAt, time.Now().Unix())
-	sess.Set(sessPassFP, p.passwordFingerprint(u.PasswordHash))
-	if err := sess.Save(); err != nil {
-		return fmt.Errorf("admin session: %w", err)
+	if err := p.startSession(c, u); err != nil {
+		return err
 	}
 	web.Log(c, p.log).Info("admin sign-in", "user_id", u.ID)
 	target := vm.Next
@@ -406,26 +403,54 @@ func (p *Panel) Login(c *fiber.Ctx) error {
 	return c.Redirect(target, fiber.StatusSeeOther)
 }
 
+// startSession signs u in: a new session id (defeating session fixation)
+// and a new CSRF token, written once at the end of the request.
+func (p *Panel) startSession(c *fiber.Ctx, u *models.User) error {
+	sess, err := p.session(c)
+	if err != nil {
+		return err
+	}
+	if err := sess.regenerate(); err != nil {
+		return fmt.Errorf("admin session: %w", err)
+	}
+	sess.set(sessCSRF, newCSRFToken())
+	sess.del(sessFlash)
+	sess.set(sessUserID, u.ID)
+	sess.set(SessionLoginAt, time.Now().Unix())
+	sess.set(sessPassFP, p.passwordFingerprint(u.PasswordHash))
+	return nil
+}
+
 // Logout: POST /admin/logout.
 func (p *Panel) Logout(c *fiber.Ctx) error {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
+		return err
+	}
+	if err := sess.destroy(); err != nil {
 		return fmt.Errorf("admin session: %w", err)
 	}
-	if err := sess.Destroy(); err != nil {
-		return fmt.Errorf("admin session: %w", err)
-	}
+	// The CSRF cookie of earlier releases, if the browser still has one.
 	c.ClearCookie(csrfCookie)
 	return c.Redirect(adminBase+"/login?logged_out=1", fiber.StatusSeeOther)
 }
 
 // page builds the layout's view model.
 func (p *Panel) page(c *fiber.Ctx, title string, crumbs ...views.Crumb) views.Page {
-	pg := views.Page{Title: title, CSRF: csrfToken(c), Assets: p.assets, Crumbs: crumbs}
 	u := adminUser(c)
 	if u == nil {
-		return pg
+		return views.Page{Title: title, CSRF: csrfToken(c), Assets: p.assets, Crumbs: crumbs}
 	}
+	pg := p.pageFor(c, u, title, true)
+	pg.Crumbs = crumbs
+	return pg
+}
+
+// pageFor is the layout of u's page: the navigation of what u may see,
+// and the queued messages (taken only when flashes is true: an error page
+// leaves them for the next page).
+func (p *Panel) pageFor(c *fiber.Ctx, u *models.User, title string, flashes bool) views.Page {
+	pg := views.Page{Title: title, CSRF: csrfToken(c), Assets: p.assets}
 	pg.User, pg.IsSuperuser = u.Username, u.IsSuperuser
 	path := c.Path()
 	pg.Nav = append(pg.Nav, views.NavItem{Label: "Dashboard", URL: adminBase + "/", Active: path == adminBase+"/" || path == adminBase})
@@ -439,7 +464,9 @@ func (p *Panel) page(c *fiber.Ctx, title string, crumbs ...views.Crumb) views.Pa
 		pg.Nav = append(pg.Nav, views.NavItem{Label: "Chat", URL: adminBase + "/chat", Active: path == adminBase+"/chat"})
 	}
 	pg.Nav = append(pg.Nav, views.NavItem{Label: "API keys", URL: adminAPIKeys, Active: strings.HasPrefix(path, adminAPIKeys)})
-	pg.Flashes = p.takeFlashes(c)
+	if flashes {
+		pg.Flashes = p.takeFlashes(c)
+	}
 	return pg
 }
 
@@ -452,39 +479,33 @@ func capitalizeFirst(s string) string {
 
 // flash queues a message in the session for the next page.
 func (p *Panel) flash(c *fiber.Ctx, level, message string) {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
 		web.Log(c, p.log).Warn("flash: session", "err", err)
 		return
 	}
 	var list []views.Flash
-	if raw, ok := sess.Get(sessFlash).(string); ok {
+	if raw, ok := sess.get(sessFlash).(string); ok {
 		_ = json.Unmarshal([]byte(raw), &list)
 	}
 	list = append(list, views.Flash{Level: level, Message: message})
 	b, _ := json.Marshal(list)
-	sess.Set(sessFlash, string(b))
-	if err := sess.Save(); err != nil {
-		web.Log(c, p.log).Warn("flash: save session", "err", err)
-	}
+	sess.set(sessFlash, string(b))
 }
 
 // takeFlashes returns and clears the queued messages (no write when none).
 func (p *Panel) takeFlashes(c *fiber.Ctx) []views.Flash {
-	sess, err := p.sessions(c).Get(c)
+	sess, err := p.session(c)
 	if err != nil {
 		return nil
 	}
-	raw, ok := sess.Get(sessFlash).(string)
+	raw, ok := sess.get(sessFlash).(string)
 	if !ok {
 		return nil
 	}
 	var list []views.Flash
 	_ = json.Unmarshal([]byte(raw), &list)
-	sess.Delete(sessFlash)
-	if err := sess.Save(); err != nil {
-		web.Log(c, p.log).Warn("flash: save session", "err", err)
-	}
+	sess.del(sessFlash)
 	return list
 }
 
@@ -520,7 +541,11 @@ func (p *Panel) RenderError(c *fiber.Ctx, ae *web.Error) error {
 	case fiber.StatusTooManyRequests:
 		vm.Heading, vm.Message = "Too many requests", ae.Message
 	case fiber.StatusRequestEntityTooLarge:
-		vm.Heading, vm.Message = "Too large", "What you sent is larger than the server accepts."
+		vm.Heading, vm.Message = "Too large", "What you sent is larger than the server accepts. "+ae.Detail
+	case fiber.StatusConflict:
+		vm.Heading, vm.Message = "Conflict", ae.Message
+	case fiber.StatusUnprocessableEntity:
+		vm.Heading, vm.Message = "Invalid input", ae.Message
 	default:
 		if ae.Status >= 500 {
 			vm.Heading = "Something went wrong"
@@ -528,20 +553,31 @@ func (p *Panel) RenderError(c *fiber.Ctx, ae *web.Error) error {
 		} else {
 			vm.Heading, vm.Message = "Bad request", ae.Message
 			// Name what was wrong (a search with a NUL byte: "q").
-			keys := make([]string, 0, len(ae.Fields))
-			for k := range ae.Fields {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
+			for _, k := range slices.Sorted(maps.Keys(ae.Fields)) {
 				vm.Message += " " + k + ": " + ae.Fields[k] + "."
 			}
 		}
 	}
-	vm.Page = views.Page{Title: vm.Heading, CSRF: csrfToken(c), Assets: p.assets}
-	if u := adminUser(c); u != nil {
-		vm.Page.User, vm.Page.IsSuperuser = u.Username, u.IsSuperuser
+	if ae.Status == fiber.StatusUnprocessableEntity || ae.Status == fiber.StatusConflict {
+		for _, k := range slices.Sorted(maps.Keys(ae.Fields)) {
+			vm.Message += " " + k + ": " + ae.Fields[k] + "."
+		}
+	}
+	// A signed-in user gets the error inside the admin's layout, with the
+	// navigation. The error may have come before RequireStaff (a CSRF
+	// refusal, a route that does not exist, a body too large), so the
+	// session is read here if it was not (it is read once per request).
+	u := adminUser(c)
+	if u == nil && ae.Status < 500 {
+		if su, _, err := p.sessionUser(c); err == nil && su != nil {
+			u = su
+			c.Locals(localAdminUser, u)
+		}
+	}
+	if u != nil {
+		vm.Page = p.pageFor(c, u, vm.Heading, false)
 	} else {
+		vm.Page = views.Page{Title: vm.Heading, CSRF: csrfToken(c), Assets: p.assets}
 		vm.Back = ""
 		vm.SignIn = adminBase + "/login"
 	}

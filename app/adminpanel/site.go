@@ -2,6 +2,7 @@ package adminpanel
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 
 // registerModels is the admin's registration of every model: data,
 // in one place. A wrong name here stops the server at start-up.
-func registerModels(site *admin.Site) error {
+func registerModels(site *admin.Site, store *models.Store) error {
 	stock := func(where string, args ...any) func(*gorm.DB) *gorm.DB {
 		return func(db *gorm.DB) *gorm.DB { return db.Where(where, args...) }
 	}
@@ -36,6 +37,8 @@ func registerModels(site *admin.Site) error {
 				{Value: "in", Label: "In stock", Scope: stock("stock > 0")},
 				{Value: "out", Label: "Out of stock", Scope: stock("stock = 0")},
 				{Value: "low", Label: "Low stock (under 10)", Scope: stock("stock > 0 AND stock < ?", models.LowStockThreshold)},
+				// The dashboard's "Low stock" list: running low or out.
+				{Value: "short", Label: "Under 10, out of stock too", Scope: stock("stock < ?", models.LowStockThreshold)},
 			}},
 			{Name: "price", Title: "price", Choices: []admin.Choice{
 				{Value: "0-10", Label: "Under 10", Scope: price(0, 1000)},
@@ -97,7 +100,18 @@ func registerModels(site *admin.Site) error {
 	}); err != nil {
 		return err
 	}
-	return admin.Register[models.User](site, admin.Options[models.User]{
+	groupChoices := func(ctx context.Context) ([]admin.ChoiceGroup, error) {
+		groups, err := store.Groups(ctx)
+		if err != nil {
+			return nil, err
+		}
+		g := admin.ChoiceGroup{Title: "Groups"}
+		for _, gr := range groups {
+			g.Options = append(g.Options, admin.Option{Value: strconv.FormatInt(gr.ID, 10), Label: gr.Name})
+		}
+		return []admin.ChoiceGroup{g}, nil
+	}
+	if err := admin.Register[models.User](site, admin.Options[models.User]{
 		Slug:         "users",
 		ListDisplay:  []string{"username", "email", "is_staff", "is_superuser", "is_active", "last_login"},
 		SearchFields: []string{"username", "email"},
@@ -107,26 +121,44 @@ func registerModels(site *admin.Site) error {
 			{Value: "inactive", Label: "Inactive", Scope: func(db *gorm.DB) *gorm.DB { return db.Where("is_active = ?", false) }},
 		}}},
 		Ordering: []string{"username"},
-		Labels:   map[string]string{"is_active": "Active", "is_staff": "Staff status", "is_superuser": "Superuser status"},
-		New:      func() *models.User { return &models.User{IsActive: true, IsStaff: true} },
+		Labels: map[string]string{"is_active": "Active", "is_staff": "Staff status", "is_superuser": "Superuser status",
+			"user_permissions": "User permissions"},
+		New: func(context.Context) *models.User { return &models.User{IsActive: true, IsStaff: true} },
 		Fieldsets: []admin.Fieldset{
 			{Title: "Account", Fields: []string{"username", "email"}},
-			{Title: "Permissions", Fields: []string{"is_active", "is_staff", "is_superuser"}},
+			{Title: "Permissions", Fields: []string{"is_active", "is_staff", "is_superuser", "groups", "user_permissions"}},
 			{Title: "Password", Fields: []string{"last_login"}},
 		},
 		ReadOnly: []string{"last_login", "created_at", "updated_at"},
+		Multi:    map[string]func(context.Context) ([]admin.ChoiceGroup, error){"groups": groupChoices, "user_permissions": permissionChoices},
+		// Who may grant rights: superusers (a clerk allowed to change
+		// users cannot make itself a superuser or give itself permissions).
+		SuperuserOnly: []string{"is_superuser", "groups", "user_permissions"},
 		Extra: []admin.Extra{{Name: "password", Label: "New password", Widget: views.WidgetPassword, Fieldset: "Password",
 			Help: "Required for a new user; leave empty to keep the current password. It is stored hashed and never shown."}},
 		BeforeSave: func(ctx context.Context, u *models.User, extra map[string]string, creating bool) error {
 			// A superuser cannot lock themselves out by mistake.
 			if !creating && u.ID == models.ActorFrom(ctx).UserID {
+				var stored models.User
+				if err := store.Get(ctx, &stored, u.ID); err != nil {
+					return err
+				}
 				switch {
 				case !u.IsActive:
 					return models.FieldError("is_active", "cannot be removed from your own account")
 				case !u.IsStaff:
 					return models.FieldError("is_staff", "cannot be removed from your own account")
-				case !u.IsSuperuser:
+				case stored.IsSuperuser && !u.IsSuperuser:
 					return models.FieldError("is_superuser", "cannot be removed from your own account")
+				}
+			}
+			// A new staff user given no group and no permission joins the
+			// Staff group (today's staff rights), as createsuperuser --staff does.
+			if creating && u.IsStaff && !u.IsSuperuser && len(u.Groups) == 0 && len(u.UserPermissions) == 0 {
+				if g, err := store.GroupByName(ctx, models.StaffGroup); err == nil {
+					u.Groups = []int64{g.ID}
+				} else if !errors.Is(err, models.ErrNotFound) {
+					return err
 				}
 			}
 			pw := extra["password"]
@@ -138,7 +170,33 @@ func registerModels(site *admin.Site) error {
 			}
 			return u.SetPassword(ctx, pw)
 		},
+	}); err != nil {
+		return err
+	}
+	return admin.Register[models.Group](site, admin.Options[models.Group]{
+		Slug:          "groups",
+		ListDisplay:   []string{"name", "updated_at"},
+		SearchFields:  []string{"name"},
+		Ordering:      []string{"name"},
+		Fieldsets:     []admin.Fieldset{{Title: "Group", Fields: []string{"name", "permissions"}}, {Title: "Record", Fields: []string{"created_at", "updated_at", "version"}}},
+		ReadOnly:      []string{"created_at", "updated_at", "version"},
+		Multi:         map[string]func(context.Context) ([]admin.ChoiceGroup, error){"permissions": permissionChoices},
+		SuperuserOnly: []string{"permissions"},
 	})
+}
+
+// permissionChoices are every permission, as checkboxes grouped by model.
+func permissionChoices(context.Context) ([]admin.ChoiceGroup, error) {
+	var out []admin.ChoiceGroup
+	for _, p := range models.Permissions() {
+		title := capitalizeFirst(p.ObjectType)
+		if len(out) == 0 || out[len(out)-1].Title != title {
+			out = append(out, admin.ChoiceGroup{Title: title})
+		}
+		g := &out[len(out)-1]
+		g.Options = append(g.Options, admin.Option{Value: p.Codename, Label: p.Label})
+	}
+	return out, nil
 }
 
 // documentIndexDetails shows a document's knowledge-base index state on

@@ -72,7 +72,10 @@ func permClass(p *web.Principal) string {
 			b.WriteByte(f.c)
 		}
 	}
-	return "p" + b.String()
+	// Answers do not depend on other permissions today; keying by them
+	// keeps it so if one ever does.
+	perms := sha256.Sum256([]byte(strings.Join(p.Perms.Sorted(), ",")))
+	return "p" + b.String() + hex.EncodeToString(perms[:4])
 }
 
 // cacheKey hashes everything the response depends on.

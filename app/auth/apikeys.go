@@ -34,8 +34,13 @@ func (a *Auth) APIKey(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	web.SetPrincipal(c, &web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser,
-		ReadOnly: k.ReadOnly(), APIKeyID: k.ID})
+	// The owner's permissions, bounded by the key's scope (Principal.Can).
+	if err := a.Store.LoadPermissions(c.UserContext(), u); err != nil {
+		return err
+	}
+	p := web.PrincipalOfUser(u)
+	p.ReadOnly, p.APIKeyID = k.ReadOnly(), k.ID
+	web.SetPrincipal(c, p)
 	return c.Next()
 }
 

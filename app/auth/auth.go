@@ -352,7 +352,8 @@ func (a *Auth) JWT() fiber.Handler {
 // holder is the principal of a verified access token, from its holder's
 // current state: a token of a deleted or deactivated user, or of a session
 // that was ended (logout, a reused refresh token, a new password), is
-// refused, and the staff flags are the user's, not the token's.
+// refused, and the flags and permissions are the user's now, not the
+// token's.
 func (a *Auth) holder(c *fiber.Ctx, claims *Claims) (*web.Principal, error) {
 	id, err := strconv.ParseInt(claims.Subject, 10, 64)
 	if err != nil || claims.Family == "" {
@@ -366,8 +367,12 @@ func (a *Auth) holder(c *fiber.Ctx, claims *Claims) (*web.Principal, error) {
 			return nil, err
 		}
 		h = holderState{revoked: revoked || u == nil || !u.IsActive}
-		if u != nil {
-			h.p = web.Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser}
+		if !h.revoked {
+			// The permissions are cached with the rest, for HolderTTL.
+			if err := a.Store.LoadPermissions(c.UserContext(), u); err != nil {
+				return nil, err
+			}
+			h.p = *web.PrincipalOfUser(u)
 		}
 		a.holders.put(key, h)
 	}

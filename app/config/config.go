@@ -21,12 +21,15 @@ import (
 
 // Config is everything the server reads from the environment.
 type Config struct {
-	Env             string // development | production
-	Port            string
-	DatabaseURL     string
-	SecretKey       string
-	CORSOrigins     []string
-	MaxRequestSize  int
+	Env            string // development | production
+	Port           string
+	DatabaseURL    string
+	SecretKey      string
+	CORSOrigins    []string
+	MaxRequestSize int
+	// Currency is the ISO 4217 code the admin shows money in (CURRENCY,
+	// default EUR); prices carry no currency of their own.
+	Currency        string
 	RedisURL        string
 	LogLevel        string
 	LogFormat       string // json | text
@@ -189,6 +192,10 @@ func Load(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("%s must be a positive duration such as %s", d.key, d.def)
 		}
 	}
+	c.Currency = strings.ToUpper(strings.TrimSpace(get("CURRENCY", "EUR")))
+	if !isCurrencyCode(c.Currency) {
+		return c, fmt.Errorf("CURRENCY must be an ISO 4217 code of three letters such as EUR or USD, not %q", c.Currency)
+	}
 	switch v := get("GRAPHQL_INTROSPECTION", "true"); v {
 	case "true", "on", "1":
 		c.GraphQLIntrospection = true
@@ -278,4 +285,17 @@ func CheckOrigins(origins []string) error {
 		}
 	}
 	return nil
+}
+
+// isCurrencyCode: three letters A to Z (the form of ISO 4217 codes).
+func isCurrencyCode(s string) bool {
+	if len(s) != 3 {
+		return false
+	}
+	for _, r := range s {
+		if r < 'A' || r > 'Z' {
+			return false
+		}
+	}
+	return true
 }

@@ -129,3 +129,26 @@ func TestReadDotEnv(t *testing.T) {
 		t.Fatalf("missing file: %v %v", vals, err)
 	}
 }
+
+func TestLoadConfigCurrency(t *testing.T) {
+	env := func(vals map[string]string) func(string) string {
+		return func(k string) string {
+			if k == "SECRET_KEY" {
+				return "test-secret-key-that-is-long-enough-0123456789"
+			}
+			return vals[k]
+		}
+	}
+	c, err := Load(env(nil))
+	if err != nil || c.Currency != "EUR" {
+		t.Fatalf("default currency %q, %v", c.Currency, err)
+	}
+	if c, err = Load(env(map[string]string{"CURRENCY": " usd "})); err != nil || c.Currency != "USD" {
+		t.Fatalf("CURRENCY=usd: %q, %v", c.Currency, err)
+	}
+	for _, bad := range []string{"EURO", "E1R", "€", "US"} {
+		if _, err := Load(env(map[string]string{"CURRENCY": bad})); err == nil || !strings.Contains(err.Error(), "CURRENCY") {
+			t.Errorf("CURRENCY=%q accepted: %v", bad, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"tienda/app/web"
+	"tienda/models"
 )
 
 // serve runs one operation through Serve in a Fiber app whose only other
@@ -20,7 +21,8 @@ func serve(t *testing.T, h *Handler, query string) (int, map[string]any) {
 	t.Helper()
 	app := fiber.New()
 	app.Post("/", func(c *fiber.Ctx) error {
-		web.SetPrincipal(c, &web.Principal{UserID: 1, Username: "staff", Staff: true})
+		web.SetPrincipal(c, &web.Principal{UserID: 1, Username: "staff", Staff: true,
+			Perms: models.NewPermSet("view_product", "view_document", "view_chat")})
 		return c.Next()
 	}, h.Serve)
 	body, _ := json.Marshal(map[string]string{"query": query})

@@ -42,7 +42,7 @@ func require(ctx context.Context, action, objectType string) error {
 	case p.ReadOnly && action != "view":
 		return web.Forbidden("This API key is read-only: it may run queries, not mutations.")
 	case !p.Can(action, objectType):
-		return web.Forbidden(fmt.Sprintf("%s on %s needs a staff account with write access.", action, objectType))
+		return web.Forbidden(fmt.Sprintf("This needs the %s permission.", models.Codename(action, objectType)))
 	}
 	return nil
 }

@@ -92,9 +92,12 @@ func AsError(err error) *Error {
 	var ce *models.ConflictError
 	var vc *models.VersionConflictError
 	var fe *fiber.Error
+	var pd *models.PermissionDenied
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &pd):
+		return Forbidden("This needs the " + pd.Codename + " permission.")
 	case errors.As(err, &ve):
 		return Invalid(ve.Fields)
 	case errors.Is(err, models.ErrNotFound):

@@ -43,10 +43,20 @@ func (h *ErrorHandler) Handle(c *fiber.Ctx, err error) error {
 	return c.Status(ae.Status).JSON(out)
 }
 
-// WantsHTML is true for browser pages (the admin), false for the API.
+// WantsHTML is true for browser pages (the admin), false for the API and
+// for the admin's own JSON requests (the chat playground's fetch sends
+// JSON and accepts an event stream): those get the JSON envelope, whose
+// message and fields the page shows.
 func WantsHTML(c *fiber.Ctx) bool {
 	p := c.Path()
-	return p == "/admin" || strings.HasPrefix(p, "/admin/")
+	if p != "/admin" && !strings.HasPrefix(p, "/admin/") {
+		return false
+	}
+	accept := c.Get(fiber.HeaderAccept)
+	if strings.HasPrefix(string(c.Request().Header.ContentType()), fiber.MIMEApplicationJSON) && !strings.Contains(accept, "text/html") {
+		return false
+	}
+	return true
 }
 
 // IsPage is true for the paths that serve HTML to browsers (the admin, the

@@ -18,14 +18,23 @@ type Principal struct {
 	ReadOnly bool
 	// APIKeyID is the key the request authenticated with (0: a JWT or a session).
 	APIKeyID int64
+	// Perms is every permission the user holds (models.Store.LoadPermissions),
+	// read where the principal is built; a superuser needs none.
+	Perms models.PermSet
+}
+
+// PrincipalOfUser is the principal of u (loaded with its permissions).
+func PrincipalOfUser(u *models.User) *Principal {
+	return &Principal{UserID: u.ID, Username: u.Username, Staff: u.IsStaff, Superuser: u.IsSuperuser, Perms: u.Perms}
 }
 
 // User returns the permission view of the principal.
 func (p *Principal) User() *models.User {
-	return &models.User{ID: p.UserID, Username: p.Username, IsActive: true, IsStaff: p.Staff, IsSuperuser: p.Superuser}
+	return &models.User{ID: p.UserID, Username: p.Username, IsActive: true, IsStaff: p.Staff, IsSuperuser: p.Superuser, Perms: p.Perms}
 }
 
-// Can applies the one permission rule (models.Permission).
+// Can applies the one permission rule (models.Permission), bounded by an
+// API key's scope: a read-only key may only view, whatever its owner may.
 func (p *Principal) Can(action, objectType string) bool {
 	if p == nil {
 		return false
@@ -55,7 +64,7 @@ func Require(c *fiber.Ctx, action, objectType string) error {
 		if p.ReadOnly && action != "view" {
 			return Forbidden("This API key is read-only: it may read, search and chat, not create, change or delete.")
 		}
-		return Forbidden(fmt.Sprintf("%s on %s needs a staff account with write access.", action, objectType))
+		return Forbidden(fmt.Sprintf("This needs the %s permission.", models.Codename(action, objectType)))
 	}
 	return nil
 }

@@ -279,7 +279,7 @@ func cmdCreateSuperuser(ctx context.Context, args []string, e env) error {
 	fs := newFlags("createsuperuser", e)
 	username := fs.String("username", "", "login name (required)")
 	email := fs.String("email", "", "email address (required)")
-	staff := fs.Bool("staff", false, "create a staff user instead of a superuser")
+	staff := fs.Bool("staff", false, "create a staff user (in the Staff group) instead of a superuser")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -303,6 +303,14 @@ func cmdCreateSuperuser(ctx context.Context, args []string, e env) error {
 		return describe(err)
 	}
 	store := models.NewStore(db)
+	if *staff {
+		// A staff user gets today's staff rights: the Staff group's.
+		g, err := store.GroupByName(ctx, models.StaffGroup)
+		if err != nil {
+			return fmt.Errorf("the %s group: %w", models.StaffGroup, err)
+		}
+		u.Groups = []int64{g.ID}
+	}
 	sctx := models.WithActor(ctx, models.Actor{Username: "createsuperuser", Source: models.SourceSystem})
 	if err := store.Create(sctx, u); err != nil {
 		return describe(err)

@@ -125,8 +125,13 @@ func TestMigrateSeedCreateSuperuser(t *testing.T) {
 			if err != nil || !u.IsSuperuser || !u.IsStaff {
 				t.Fatalf("created superuser cannot log in: %v %+v", err, u)
 			}
-			if u, err := store.UserByUsername(t.Context(), "clerk"); err != nil || u.IsSuperuser || !u.IsStaff {
+			u, err = store.UserByUsername(t.Context(), "clerk")
+			if err != nil || u.IsSuperuser || !u.IsStaff {
 				t.Fatalf("staff user: %v %+v", err, u)
+			}
+			// --staff gives today's staff rights: the Staff group's.
+			if err := store.LoadPermissions(t.Context(), u); err != nil || !models.Permission(u, "change", "product") || models.Permission(u, "view", "user") {
+				t.Fatalf("staff user's permissions: %v %v", err, u.Perms.Sorted())
 			}
 		})
 	}

@@ -1,5 +1,7 @@
 // Tienda admin: small progressive enhancements. Every page works without
-// this file; it only adds "select all" and a selection count to lists.
+// this file; it adds "select all" and a selection count to lists, copy
+// buttons, and refuses a form larger than the server accepts before it is
+// sent (so the typed text stays in the form).
 (function () {
   "use strict";
 
@@ -33,6 +35,47 @@
     });
     update();
   }
+
+  // Copy buttons: data-copy names the input whose value is copied.
+  document.addEventListener("click", function (e) {
+    var btn = e.target && e.target.closest ? e.target.closest("[data-copy]") : null;
+    if (!btn) return;
+    var src = document.querySelector(btn.getAttribute("data-copy"));
+    if (!src) return;
+    var done = function () {
+      var label = btn.textContent;
+      btn.textContent = btn.getAttribute("data-copied") || "Copied";
+      setTimeout(function () { btn.textContent = label; }, 2000);
+    };
+    if (navigator.clipboard && navigator.clipboard.writeText) {
+      navigator.clipboard.writeText(src.value).then(done, function () { src.select(); });
+    } else {
+      src.select();
+      try { document.execCommand("copy"); done(); } catch (err) { /* selected: the user can copy */ }
+    }
+  });
+
+  // Forms with data-max-bytes: refuse, before sending, a body the server
+  // would answer 413 for; the text stays where it was typed.
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var limit = form && form.getAttribute ? Number(form.getAttribute("data-max-bytes")) : 0;
+    if (!limit) return;
+    var body = new URLSearchParams(new FormData(form)).toString();
+    var size = new Blob([body]).size;
+    var note = form.querySelector("[data-size-error]");
+    if (size <= limit) {
+      if (note) note.hidden = true;
+      return;
+    }
+    e.preventDefault();
+    if (note) {
+      note.textContent = "This is too large to save: " + Math.ceil(size / 1024) + " KB, the limit is " +
+        Math.floor(limit / 1024) + " KB. Shorten the text and save again; nothing was sent.";
+      note.hidden = false;
+      note.focus();
+    }
+  }, true);
 
   document.addEventListener("DOMContentLoaded", function () { bindSelection(document); });
   // htmx swaps the list after a search or a page change.

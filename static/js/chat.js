@@ -24,6 +24,10 @@
   var csrfToken = root.dataset.csrfToken;
   var history = [];
   var controller = null;
+  // The conversation survives navigation within the session (tab):
+  // sessionStorage keeps the turns as text, drawn again on load.
+  var storeKey = "tienda.chat.v1";
+  var saved = [];
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -144,7 +148,42 @@
     turn.appendChild(list);
   }
 
+  // showError writes the server's message, its detail and each field's
+  // problem (marking the field in the settings), never just a status code.
+  function showError(answer, code, err) {
+    answer.turn.classList.add("chat-error");
+    answer.body.textContent = err && err.error ? err.error : "The request failed (HTTP " + code + ").";
+    if (err && err.detail) {
+      answer.turn.appendChild(el("div", "chat-error-detail", err.detail));
+    }
+    if (err && err.fields) {
+      var list = el("ul", "chat-error-fields");
+      Object.keys(err.fields).forEach(function (k) {
+        list.appendChild(el("li", "", k + ": " + err.fields[k]));
+        var field = form.elements.namedItem(k);
+        if (field && field.setAttribute) {
+          field.setAttribute("aria-invalid", "true");
+          var details = field.closest("details");
+          if (details) {
+            details.open = true;
+          }
+        }
+      });
+      answer.turn.appendChild(list);
+    }
+    remember("error", answer.body.textContent);
+  }
+
+  function remember(role, text) {
+    saved.push({ role: role, text: text });
+    try {
+      sessionStorage.setItem(storeKey, JSON.stringify({ history: history, turns: saved.slice(-100) }));
+    } catch (e) { /* storage full or off: the conversation is only on the page */ }
+  }
+
   async function send(message) {
+    form.querySelectorAll("[aria-invalid]").forEach(function (f) { f.removeAttribute("aria-invalid"); });
+    saved.push({ role: "user", text: message });
     var body = payload(message);
     addTurn("user", message);
     var answer = addTurn("assistant", "");
@@ -175,12 +214,7 @@
         } catch (e) {
           err = null;
         }
-        var msg = err && err.error ? err.error : "Request failed (" + resp.status + ")";
-        if (err && err.fields) {
-          msg += " " + Object.keys(err.fields).map(function (k) { return k + " " + err.fields[k]; }).join("; ");
-        }
-        answer.body.textContent = msg;
-        answer.turn.classList.add("chat-error");
+        showError(answer, resp.status, err);
         status.textContent = "";
         return;
       }
@@ -239,10 +273,41 @@
       history.push({ role: "user", content: message });
       if (text !== "") {
         history.push({ role: "assistant", content: text.slice(0, 4096) });
+        remember("assistant", text);
+      } else {
+        remember("note", "");
       }
       input.focus();
     }
   }
+
+  // Enter sends; Shift+Enter breaks the line (and IME composition is left alone).
+  input.addEventListener("keydown", function (ev) {
+    if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+      ev.preventDefault();
+      if (form.requestSubmit) {
+        form.requestSubmit();
+      } else {
+        form.dispatchEvent(new Event("submit", { cancelable: true }));
+      }
+    }
+  });
+
+  // Draw the conversation kept in this tab's session.
+  try {
+    var kept = JSON.parse(sessionStorage.getItem(storeKey) || "null");
+    if (kept && kept.turns) {
+      history = kept.history || [];
+      kept.turns.forEach(function (t) {
+        if (t.role === "user" || t.role === "assistant") {
+          addTurn(t.role, t.text);
+        } else if (t.role === "error") {
+          addTurn("assistant", t.text).turn.classList.add("chat-error");
+        }
+      });
+      saved = kept.turns.filter(function (t) { return t.role !== "note"; });
+    }
+  } catch (e) { /* nothing kept */ }
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
@@ -265,6 +330,8 @@
       controller.abort();
     }
     history = [];
+    saved = [];
+    try { sessionStorage.removeItem(storeKey); } catch (e) { /* nothing kept */ }
     while (log.firstChild) {
       log.removeChild(log.firstChild);
     }
