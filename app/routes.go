@@ -96,6 +96,8 @@ func (s *Server) routes() {
 	staff.Get("/logout", p.LogoutRedirect)
 	staff.Get("/chat", p.ChatPage)
 	staff.Get("/recent-actions", p.RecentActions)
+	staff.Get("/account", p.Account)
+	staff.Post("/account/password", p.ChangePassword)
 	staff.Post("/chat/stream", s.chatAPI.Stream)
 	staff.Get("/api-keys", p.APIKeys)
 	staff.Post("/api-keys", p.CreateAPIKey)

@@ -496,3 +496,17 @@ type RevokeAPIKeyView struct {
 	Action  string
 	BackURL string
 }
+
+// AccountView is the signed-in user's own account page.
+type AccountView struct {
+	Page
+	Username, Email, Role string
+	Groups                []string
+	// APIKeys describes the user's keys ("2 active keys"), linking to them.
+	APIKeys, APIKeysURL string
+	// Action is where the password form posts.
+	Action string
+	// Field errors of the password form (the passwords are never echoed).
+	OldError, New1Error, New2Error string
+	New1Help                       string
+}
