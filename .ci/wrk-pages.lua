@@ -14,8 +14,9 @@ init = function(args)
 end
 
 done = function(summary, latency, requests)
-  io.write(string.format("{\"requests\":%d,\"rps\":%.1f,\"lat_p50_ms\":%.2f,\"lat_p99_ms\":%.2f,\"errors\":%d}\n",
+  io.write(string.format("{\"requests\":%d,\"rps\":%.1f,\"lat_p50_ms\":%.2f,\"lat_p99_ms\":%.2f,\"errors\":%d,\"non2xx\":%d}\n",
     summary.requests, summary.requests / (summary.duration / 1e6),
     latency:percentile(50) / 1000, latency:percentile(99) / 1000,
-    summary.errors.status + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout))
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
 end

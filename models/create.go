@@ -14,7 +14,7 @@ import (
 // oneStatementCreate marks a model whose create, on PostgreSQL, is one
 // statement (the record's INSERT ... RETURNING as a CTE that feeds its
 // history row's INSERT) instead of a transaction of four round trips
-// (BenchmarkStore: about 1.6 times as fast one caller at a time).
+// (faster one caller at a time: BenchmarkStore, docs/benchmarks.md).
 // The statement still goes through GORM (Raw, so the row and raw
 // callbacks, the logger and error translation see it), but GORM's create
 // callbacks and the model's Before/AfterCreate hooks do not run. A model
