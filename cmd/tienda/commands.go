@@ -206,7 +206,7 @@ func firstRun(ctx context.Context, cfg config.Config, store *models.Store, log *
 	log.Info("first run: administrator created and demo data added", "username", u.Username,
 		"products", res.Products, "documents", res.Documents)
 	// The password goes to the terminal only, never to the log.
-	return fmt.Sprintf("First run: log in as %q with password %q (shown once; change it in Users).", u.Username, pw), nil
+	return fmt.Sprintf("First run: log in as %q with password %q (shown once; change it at /admin/account).", u.Username, pw), nil
 }
 
 func cmdMigrate(ctx context.Context, args []string, e env) error {
