@@ -33,7 +33,7 @@
       var whole = n > 0 && n === boxes().length;
       if (across && !whole) setAcross(false);
       if (banner) banner.hidden = !whole;
-      if (count) count.textContent = across && across.checked ? "all selected" : (n ? n + " selected" : "");
+      if (count) count.textContent = across && across.checked ? "all " + banner.getAttribute("data-total") + " selected" : (n ? n + " selected" : "");
       if (all) {
         all.checked = whole;
         all.indeterminate = n > 0 && n < boxes().length;
