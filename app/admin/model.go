@@ -348,7 +348,7 @@ func countLabel(n int64, estimate bool) (label, title string) {
 	switch {
 	case n < 1000:
 		return "≈" + strconv.FormatInt(n, 10), title
-	case n < 1_000_000:
+	case n < 999_950: // rounds below "1000k"
 		return "≈" + short(float64(n)/1e3) + "k", title
 	}
 	return "≈" + short(float64(n)/1e6) + "M", title
