@@ -547,7 +547,7 @@ func TestAdminListSearchFilterSortAndCSV(t *testing.T) {
 		if text(th) != "Price (EUR)" || th.Find("a").AttrOr("href", "") != "/admin/products?o=-price&stock=in" {
 			t.Fatalf("sorted header: %q %q", text(th), th.Find("a").AttrOr("href", ""))
 		}
-		if text(d.Find(".filters a.active")) != "In stockAll" || text(d.Find(".pager .count")) != "1–4 of 4 products" {
+		if text(d.Find(".filters a.active")) != "In stock (4)All" || text(d.Find(".pager .count")) != "1–4 of 4 products" {
 			t.Fatalf("filters/count: %q", text(d.Find(".pager .count")))
 		}
 		d = parse(t, b.get("/admin/products?q=nothing-matches"))

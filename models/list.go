@@ -250,8 +250,8 @@ func listPostgres(ctx context.Context, db *gorm.DB, table string, search bool, b
 				return err
 			}
 		}
-		if err := tx.Exec("SELECT set_config('statement_timeout', ?, true)", strconv.FormatInt(int64(ms), 10)).Error; err != nil {
-			return fmt.Errorf("count budget: %w", err)
+		if err := setStatementBudget(tx, ms); err != nil {
+			return err
 		}
 		counting = true
 		if err := base(tx).Count(&n).Error; err != nil {
@@ -259,13 +259,26 @@ func listPostgres(ctx context.Context, db *gorm.DB, table string, search bool, b
 		}
 		return nil
 	})
-	// query_canceled during the count, while the caller still waits: our
-	// statement_timeout (a server-wide one would also end the page).
-	var pgErr *pgconn.PgError
-	if counting && errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil {
+	if counting && budgetCutOff(ctx, err) {
 		return 0, false, nil
 	}
 	return n, true, err
+}
+
+// setStatementBudget bounds the transaction's next statements to ms
+// milliseconds (SET LOCAL: the pooled connection keeps its own setting).
+func setStatementBudget(tx *gorm.DB, ms time.Duration) error {
+	if err := tx.Exec("SELECT set_config('statement_timeout', ?, true)", strconv.FormatInt(int64(ms), 10)).Error; err != nil {
+		return fmt.Errorf("count budget: %w", err)
+	}
+	return nil
+}
+
+// budgetCutOff reports whether err is query_canceled while the caller still
+// waits: our statement_timeout (a server-wide one would also end the page).
+func budgetCutOff(ctx context.Context, err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "57014" && ctx.Err() == nil
 }
 
 // countSQLite counts the rows of base within budget; past it, it answers an
@@ -295,32 +308,56 @@ func countSQLite(ctx context.Context, db *gorm.DB, table string, base func(*gorm
 // has no planner estimate of a filter; the prefix of the table it did
 // count is the honest evidence.)
 func countSQLiteByRanges(ctx context.Context, db *gorm.DB, table string, base func(*gorm.DB) *gorm.DB, budget time.Duration) (int64, bool, error) {
-	top, err := maxID(ctx, db, table)
-	if err != nil {
+	counted, done, top, err := countByRanges(ctx, db, table, base, budget, 1, func(q *gorm.DB) ([]int64, error) {
+		var n int64
+		err := q.Count(&n).Error
+		return []int64{n}, err
+	})
+	switch {
+	case err != nil:
 		return 0, false, err
+	case done >= top:
+		return counted[0], false, nil
+	case done == 0:
+		return 0, true, nil // nothing to go on: List answers the rows given
+	}
+	return extrapolate(counted[0], done, top), true, nil
+}
+
+// countByRanges runs count (one number per column it selects) over growing
+// id ranges of base, all under one deadline of budget: counted holds the
+// width sums over the ids in (0, done], and done reaches top (the highest
+// id) when every range was counted in time.
+func countByRanges(ctx context.Context, db *gorm.DB, table string, base func(*gorm.DB) *gorm.DB, budget time.Duration, width int,
+	count func(*gorm.DB) ([]int64, error),
+) (counted []int64, done, top int64, err error) {
+	top, err = maxID(ctx, db, table)
+	if err != nil {
+		return nil, 0, 0, err
 	}
 	cctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
-	var counted, done int64 // rows matching among ids in (0, done]
+	counted = make([]int64, width)
 	for size := int64(4096); done < top; size *= 2 {
 		hi := min(done+size, top)
-		var n int64
-		err := base(db.WithContext(cctx)).Where(table+".id > ? AND "+table+".id <= ?", done, hi).Count(&n).Error
+		n, err := count(base(db.WithContext(cctx)).Where(table+".id > ? AND "+table+".id <= ?", done, hi))
 		if err != nil {
 			if budgetSpent(ctx, cctx, err) {
 				break
 			}
-			return 0, false, fmt.Errorf("count %s: %w", table, err)
+			return nil, 0, 0, fmt.Errorf("count %s: %w", table, err)
 		}
-		counted, done = counted+n, hi
+		for i := range min(len(n), width) {
+			counted[i] += n[i]
+		}
+		done = hi
 	}
-	if done >= top {
-		return counted, false, nil
-	}
-	if done == 0 {
-		return 0, true, nil // nothing to go on: List answers the rows given
-	}
-	return int64(math.Round(float64(counted) / float64(done) * float64(top))), true, nil
+	return counted, done, top, nil
+}
+
+// extrapolate scales the matches among the first done ids to top ids.
+func extrapolate(counted, done, top int64) int64 {
+	return int64(math.Round(float64(counted) / float64(done) * float64(top)))
 }
 
 // budgetSpent reports whether err is the count budget's deadline at work

@@ -216,12 +216,62 @@ func (s *Store) Delete(ctx context.Context, model Entity, id int64, expected int
 		if expected != 0 && old.GetVersion() != expected {
 			return &VersionConflictError{Expected: expected, Current: old}
 		}
-		if err := tx.Delete(old).Error; err != nil {
-			return translate(err, model, "delete "+typeName(model))
-		}
-		return s.log(ctx, tx, old, "delete", old, nil)
+		return s.deleteRow(ctx, tx, old)
 	})
 	return s.changed(ctx, model, "delete", err)
+}
+
+// deleteRow deletes the locked row old and records the deletion.
+func (s *Store) deleteRow(ctx context.Context, tx *gorm.DB, old Entity) error {
+	if err := tx.Delete(old).Error; err != nil {
+		return translate(err, old, "delete "+typeName(old))
+	}
+	return s.log(ctx, tx, old, "delete", old, nil)
+}
+
+// DeleteMatching deletes the records of model that scope selects, with ids
+// up to maxID and at most limit of them, in id order, in transactions of at
+// most batch rows: a keyset over id, so neither the set's rows nor one
+// transaction over all of them is ever held. Each row is locked as it is
+// selected (so it still matches scope when it goes), deleted and recorded
+// in the history as Delete does. It returns how many were deleted (those
+// of the batches committed, when it fails).
+func (s *Store) DeleteMatching(ctx context.Context, model Entity, scope func(*gorm.DB) *gorm.DB, maxID int64, limit, batch int) (int, error) {
+	n := 0
+	var last int64
+	rowType := reflect.TypeOf(model).Elem()
+	for n < limit {
+		var got []Entity
+		err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			got = got[:0]
+			rows := reflect.New(reflect.SliceOf(rowType))
+			q := lockRow(scope(tx.Model(model)), s.Dialect()).Where("id > ? AND id <= ?", last, maxID).
+				Order("id").Limit(min(batch, limit-n))
+			if err := q.Find(rows.Interface()).Error; err != nil {
+				return fmt.Errorf("select %s to delete: %w", typeName(model), err)
+			}
+			for i := range rows.Elem().Len() {
+				old, _ := rows.Elem().Index(i).Addr().Interface().(Entity)
+				if err := s.deleteRow(ctx, tx, old); err != nil {
+					return err
+				}
+				got = append(got, old)
+			}
+			return nil
+		})
+		if err != nil {
+			return n, err
+		}
+		for range got {
+			_ = s.changed(ctx, model, "delete", nil)
+		}
+		n += len(got)
+		if len(got) < batch {
+			break // the last batch: nothing more matches
+		}
+		last = got[len(got)-1].GetID()
+	}
+	return n, nil
 }
 
 // DeleteMany removes the records with the given ids, one history entry each.

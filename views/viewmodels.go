@@ -81,6 +81,18 @@ type ListView struct {
 	CanDelete bool
 	// Filtered is true when a search or a filter narrows the list.
 	Filtered bool
+	// SelectAcross, when more rows match than the page shows, offers the
+	// bulk action on all of them (nil: the page holds them all).
+	SelectAcross *SelectAcross
+}
+
+// SelectAcross is Django's "Select all N products": the bulk form then
+// carries the list's search and filters (Hidden) instead of ids.
+type SelectAcross struct {
+	Total  string // "2,000" or "about 2,000"
+	Count  int    // for the plural
+	OnPage int
+	Hidden []Hidden
 }
 
 // Hidden is a hidden form input.
@@ -127,6 +139,10 @@ type FilterChoice struct {
 	Label  string
 	URL    string
 	Active bool
+	// Count is how many rows the choice would list ("1,204", "≈1.2k";
+	// "" when not counted); CountTitle explains an estimate.
+	Count      string
+	CountTitle string
 }
 
 // Pagination is the pager under the list.
@@ -300,6 +316,17 @@ type DeleteView struct {
 	Version  string
 	BackURL  string
 	Bulk     bool
+	// Across: every row matching the list's search and filters (Matching
+	// says which, in words), Count of them, Objects a sample and More how
+	// many beyond it ("" when none); Hidden carries the selection;
+	// Notice says the selection changed since it was confirmed.
+	Across   bool
+	Count    string
+	Noun     string
+	More     string
+	Matching string
+	Notice   string
+	Hidden   []Hidden
 }
 
 // HistoryView lists an object's recorded changes.

@@ -95,18 +95,24 @@ type listState struct {
 }
 
 func (m *model[T, PT]) parseState(c *fiber.Ctx) listState {
+	return m.stateFrom(func(k string) string { return c.Query(k) })
+}
+
+// stateFrom reads a list state from the query string, or from a form
+// (the bulk form carries the list's search and filters).
+func (m *model[T, PT]) stateFrom(get func(string) string) listState {
 	st := listState{p: 1, filters: map[string]string{}}
 	// Bounded and checked (length, NUL, UTF-8) by models.List, whose 422
 	// names "q"; cutting it here could split a character.
-	st.q = strings.TrimSpace(c.Query("q"))
-	if o := c.Query("o"); slices.Contains(m.sortable, strings.TrimPrefix(o, "-")) {
+	st.q = strings.Clone(strings.TrimSpace(get("q")))
+	if o := get("o"); slices.Contains(m.sortable, strings.TrimPrefix(o, "-")) {
 		st.o = strings.Clone(o)
 	}
-	if p, err := strconv.Atoi(c.Query("p")); err == nil && p >= 1 && p <= 1_000_000 {
+	if p, err := strconv.Atoi(get("p")); err == nil && p >= 1 && p <= 1_000_000 {
 		st.p = p
 	}
 	for _, f := range m.opts.Filters {
-		v := c.Query(f.Name)
+		v := get(f.Name)
 		for _, ch := range f.Choices {
 			if ch.Value == v {
 				st.filters[f.Name] = ch.Value
@@ -151,8 +157,17 @@ func withQuery(path string, v url.Values) string {
 }
 
 func (m *model[T, PT]) scope(st listState) (func(*gorm.DB) *gorm.DB, bool) {
+	return m.scopeExcept(st, "")
+}
+
+// scopeExcept is the scope of the active filters but the one named skip
+// (a filter's counts are what its choices would show with the others).
+func (m *model[T, PT]) scopeExcept(st listState, skip string) (func(*gorm.DB) *gorm.DB, bool) {
 	var scopes []func(*gorm.DB) *gorm.DB
 	for _, f := range m.opts.Filters {
+		if f.Name == skip {
+			continue
+		}
 		for _, ch := range f.Choices {
 			if st.filters[f.Name] == ch.Value {
 				scopes = append(scopes, ch.Scope)
@@ -183,6 +198,7 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 	scope, filtered := m.scope(st)
 	page, err := models.List[T](c.UserContext(), m.site.db, m.spec, models.ListParams{
 		Page: st.p, PageSize: m.perPage, Sort: m.sortSpec(st.o), Q: st.q, Scope: scope, Filtered: filtered,
+		CountBudget: m.site.CountBudget,
 	})
 	if err != nil {
 		return err
@@ -268,13 +284,25 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 		_, any := st.filters[f.Name]
 		g.Choices = append(g.Choices, views.FilterChoice{Label: "All", Active: !any,
 			URL: withQuery(m.listURL(), st.with(func(s *listState) { delete(s.filters, f.Name); s.p = 1 }).values())})
-		for _, ch := range f.Choices {
-			g.Choices = append(g.Choices, views.FilterChoice{Label: ch.Label, Active: st.filters[f.Name] == ch.Value,
-				URL: withQuery(m.listURL(), st.with(func(s *listState) { s.filters[f.Name] = ch.Value; s.p = 1 }).values())})
+		counts, estimate, err := m.choiceCounts(c.UserContext(), st, f)
+		if err != nil {
+			return err
+		}
+		for i, ch := range f.Choices {
+			fc := views.FilterChoice{Label: ch.Label, Active: st.filters[f.Name] == ch.Value,
+				URL: withQuery(m.listURL(), st.with(func(s *listState) { s.filters[f.Name] = ch.Value; s.p = 1 }).values())}
+			fc.Count, fc.CountTitle = countLabel(counts[i], estimate)
+			g.Choices = append(g.Choices, fc)
 		}
 		vm.Filters = append(vm.Filters, g)
 	}
 	vm.Pagination = m.pagination(st, page)
+	// More rows match than this page shows: offer Django's "Select all N"
+	// for the bulk action (it carries the search and filters, not ids).
+	if vm.CanDelete && (page.HasNext || st.p > 1) {
+		vm.SelectAcross = &views.SelectAcross{Total: vm.Pagination.Total, Count: vm.Pagination.Count, OnPage: len(vm.Rows)}
+		vm.SelectAcross.Hidden = stateHidden(st)
+	}
 	vm.Page = m.site.hooks.Page(c, capitalize(m.plural), m.crumbs()[:1]...)
 	vm.Page.Crumbs = append(vm.Page.Crumbs, views.Crumb{Label: capitalize(m.plural)})
 	c.Vary("HX-Request")
@@ -286,6 +314,62 @@ func (m *model[T, PT]) list(c *fiber.Ctx) error {
 		})
 	}
 	return m.site.hooks.Render(c, fiber.StatusOK, comp)
+}
+
+// choiceCounts are how many rows each choice of f would list: the current
+// search and the other filters, one statement for all of f's choices,
+// exact within the site's count budget and estimated past it, like the
+// list's total (models.CountChoices).
+func (m *model[T, PT]) choiceCounts(ctx context.Context, st listState, f Filter) ([]int64, bool, error) {
+	scope, filtered := m.scopeExcept(st, f.Name)
+	scopes := make([]func(*gorm.DB) *gorm.DB, len(f.Choices))
+	for i, ch := range f.Choices {
+		scopes[i] = ch.Scope
+	}
+	counts, estimate, err := models.CountChoices(ctx, m.site.db, m.spec, models.ListParams{
+		Q: st.q, Scope: scope, Filtered: filtered, CountBudget: m.site.CountBudget,
+	}, scopes)
+	if err != nil {
+		return nil, false, fmt.Errorf("count %s by %s: %w", m.plural, f.Name, err)
+	}
+	return counts, estimate, nil
+}
+
+// countLabel is a choice's count as shown ("1,204", "≈1.2k") and, for an
+// estimate, the title that says so.
+func countLabel(n int64, estimate bool) (label, title string) {
+	switch {
+	case n == models.UnknownCount:
+		return "?", "Not counted: counting took longer than its time budget."
+	case !estimate:
+		return groupDigits(n), ""
+	}
+	title = "About " + groupDigits(n) + ": an estimate, because counting exactly took longer than its time budget."
+	switch {
+	case n < 1000:
+		return "≈" + strconv.FormatInt(n, 10), title
+	case n < 999_950: // rounds below "1000k"
+		return "≈" + short(float64(n)/1e3) + "k", title
+	}
+	return "≈" + short(float64(n)/1e6) + "M", title
+}
+
+// short writes x with one decimal, without a trailing ".0".
+func short(x float64) string {
+	return strings.TrimSuffix(strconv.FormatFloat(x, 'f', 1, 64), ".0")
+}
+
+// stateHidden are a list state's search and filters as hidden inputs (the
+// bulk form's "select all" carries them instead of ids).
+func stateHidden(st listState) []views.Hidden {
+	var out []views.Hidden
+	if st.q != "" {
+		out = append(out, views.Hidden{Name: "q", Value: st.q})
+	}
+	for _, k := range slices.Sorted(maps.Keys(st.filters)) {
+		out = append(out, views.Hidden{Name: k, Value: st.filters[k]})
+	}
+	return out
 }
 
 func (m *model[T, PT]) pagination(st listState, page models.Page[T]) views.Pagination {
@@ -982,6 +1066,9 @@ func (m *model[T, PT]) bulk(c *fiber.Ctx) error {
 		m.site.hooks.Flash(c, views.FlashError, "Choose an action to run on the selected "+m.plural+".")
 		return c.Redirect(back, fiber.StatusSeeOther)
 	}
+	if c.FormValue("select_across") == "1" {
+		return m.bulkAcross(c, back)
+	}
 	var ids []int64
 	for _, raw := range c.Request().PostArgs().PeekMulti("ids") {
 		if id, err := strconv.ParseInt(string(raw), 10, 64); err == nil && id > 0 && !slices.Contains(ids, id) {
@@ -1024,6 +1111,128 @@ func (m *model[T, PT]) bulk(c *fiber.Ctx) error {
 	}
 	vm.Page = m.site.hooks.Page(c, "Delete "+m.plural, m.crumbs(views.Crumb{Label: "Delete selected"})...)
 	return m.site.hooks.Render(c, fiber.StatusOK, views.DeletePage(vm))
+}
+
+// acrossBatch is how many rows one transaction of a "select all" delete
+// takes.
+const acrossBatch = 500
+
+// acrossSample is how many of the rows a "select all" confirmation names.
+const acrossSample = 20
+
+// bulkAcross runs the delete on every row matching the list's search and
+// filters, carried by the form (whitelisted as the list's are), across
+// pages. The confirmation counts them exactly and carries that count and
+// the highest id among them. On confirm the rule is: the selection is
+// evaluated again with the same parameters, bounded by that id (rows added
+// since are never included); if its count is not the confirmed one, nothing
+// is deleted and the confirmation is shown again with the new count.
+// Otherwise the rows go in batches (models.Store.DeleteMatching), each row
+// still matching when it is locked, never more than the confirmed count.
+func (m *model[T, PT]) bulkAcross(c *fiber.Ctx, back string) error {
+	st := m.stateFrom(func(k string) string { return c.FormValue(k) })
+	scope, _ := m.scope(st)
+	sel := func(db *gorm.DB) *gorm.DB { return m.spec.Search(scope(db), st.q) }
+	ctx := c.UserContext()
+	var bound int64 = math.MaxInt64
+	confirmed, confirmedCount := c.FormValue("confirm") == "yes", int64(-1)
+	if confirmed {
+		var err1, err2 error
+		bound, err1 = strconv.ParseInt(c.FormValue("max_id"), 10, 64)
+		confirmedCount, err2 = strconv.ParseInt(c.FormValue("count"), 10, 64)
+		if err1 != nil || err2 != nil || bound < 1 || confirmedCount < 1 {
+			return fiber.NewError(fiber.StatusBadRequest, "The confirmation is incomplete; select the "+m.plural+" again.")
+		}
+	}
+	var n, top int64
+	if _, err := models.SearchWords(st.q); err != nil {
+		return err // the list's own 422, naming q
+	}
+	count := func(bound int64) error {
+		q := sel(m.site.db.WithContext(ctx).Model(new(T))).Where("id <= ?", bound).Select("COUNT(*), COALESCE(MAX(id), 0)")
+		if err := models.ScanRow(q, &n, &top); err != nil {
+			return fmt.Errorf("count %s to delete: %w", m.plural, err)
+		}
+		return nil
+	}
+	if err := count(bound); err != nil {
+		return err
+	}
+	if n == 0 {
+		m.site.hooks.Flash(c, views.FlashInfo, "No "+m.plural+" match any more; nothing was deleted.")
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	notice := ""
+	if confirmed && n == confirmedCount {
+		deleted, err := m.site.store.DeleteMatching(m.actor(c), PT(new(T)), sel, bound, int(n), acrossBatch)
+		if err != nil {
+			return fmt.Errorf("delete all matching %s (%d deleted): %w", m.plural, deleted, err)
+		}
+		noun := m.plural
+		if deleted == 1 {
+			noun = m.singular
+		}
+		m.site.hooks.Flash(c, views.FlashSuccess, fmt.Sprintf("%s %s %s deleted.", groupDigits(int64(deleted)), noun, map[bool]string{true: "was", false: "were"}[deleted == 1]))
+		return c.Redirect(back, fiber.StatusSeeOther)
+	}
+	if confirmed {
+		// Ask again about what matches now (with its own, new bound).
+		notice = fmt.Sprintf("The matching %s changed since you confirmed (%s then, %s now); nothing was deleted yet.",
+			m.plural, groupDigits(confirmedCount), groupDigits(n))
+		if err := count(math.MaxInt64); err != nil {
+			return err
+		}
+		if n == 0 {
+			m.site.hooks.Flash(c, views.FlashInfo, "No "+m.plural+" match any more; nothing was deleted.")
+			return c.Redirect(back, fiber.StatusSeeOther)
+		}
+	}
+	var sample []T
+	if err := sel(m.site.db.WithContext(ctx)).Where("id <= ?", top).Order("id").Limit(acrossSample).Find(&sample).Error; err != nil {
+		return fmt.Errorf("load %s for bulk delete: %w", m.plural, err)
+	}
+	noun := plural(n, m.singular, m.plural)
+	vm := views.DeleteView{Singular: m.singular, Plural: m.plural, Action: m.listURL() + "/bulk", BackURL: back, Bulk: true,
+		Across: true, Count: groupDigits(n), Noun: noun, More: groupDigits(n - int64(len(sample))), Notice: notice,
+		Matching: m.describe(st)}
+	if n-int64(len(sample)) <= 0 {
+		vm.More = ""
+	}
+	for i := range sample {
+		vm.Objects = append(vm.Objects, PT(&sample[i]).String())
+	}
+	vm.Hidden = append(stateHidden(st), views.Hidden{Name: "select_across", Value: "1"},
+		views.Hidden{Name: "max_id", Value: strconv.FormatInt(top, 10)}, views.Hidden{Name: "count", Value: strconv.FormatInt(n, 10)})
+	title := "Delete " + groupDigits(n) + " " + noun + "?"
+	vm.Page = m.site.hooks.Page(c, title, m.crumbs(views.Crumb{Label: "Delete all matching"})...)
+	return m.site.hooks.Render(c, fiber.StatusOK, views.DeletePage(vm))
+}
+
+// describe says in words what a list state selects (" (matching
+// “lámpara”; stock: In stock)"), or "" for the whole list.
+func (m *model[T, PT]) describe(st listState) string {
+	var parts []string
+	if st.q != "" {
+		parts = append(parts, "matching “"+st.q+"”")
+	}
+	for _, f := range m.opts.Filters {
+		for _, ch := range f.Choices {
+			if st.filters[f.Name] == ch.Value {
+				parts = append(parts, f.Title+": "+ch.Label)
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, "; ") + ")"
+}
+
+func plural(n int64, singular, plural string) string {
+	if n == 1 {
+		return singular
+	}
+	return plural
 }
 
 // ---- history ----

@@ -51,12 +51,15 @@ type Site struct {
 	// MaxBody is the largest request body the server accepts: forms
 	// refuse a larger one in the browser, before sending (0: no check).
 	MaxBody int
-	db      *gorm.DB
-	store   *models.Store
-	hooks   Hooks
-	models  []modelAdmin
-	bySlug  map[string]modelAdmin
-	cache   *sync.Map
+	// CountBudget is how long a list's total, and each filter's counts,
+	// may take before they are estimated (0: models.DefaultCountBudget).
+	CountBudget time.Duration
+	db          *gorm.DB
+	store       *models.Store
+	hooks       Hooks
+	models      []modelAdmin
+	bySlug      map[string]modelAdmin
+	cache       *sync.Map
 	// exportSlots bounds the export statements running at once (CSV.Connections).
 	exportSlots chan struct{}
 	exportOnce  sync.Once
@@ -226,7 +229,7 @@ var (
 	timeType    = reflect.TypeFor[time.Time]()
 	timePtrType = reflect.TypeFor[*time.Time]()
 	slugRe      = regexp.MustCompile(`^[a-z][a-z0-9-]{0,39}$`)
-	reserved    = []string{"q", "o", "p", "_csrf", "ids", "action", "confirm", "version"}
+	reserved    = []string{"q", "o", "p", "_csrf", "ids", "action", "confirm", "version", "back", "select_across", "max_id", "count"}
 	// bookkeeping fields are never bound from a form.
 	bookkeeping = []string{"id", "version", "created_at", "updated_at"}
 )

@@ -1,6 +1,6 @@
 // Tienda admin: small progressive enhancements. Every page works without
-// this file; it adds "select all" and a selection count to lists, copy
-// buttons, and refuses a form larger than the server accepts before it is
+// this file; it adds "select all" (on the page, then across pages) and a
+// selection count to lists, copy buttons, and refuses a form larger than the server accepts before it is
 // sent (so the typed text stays in the form).
 (function () {
   "use strict";
@@ -12,21 +12,45 @@
     var all = form.querySelector("[data-select-all]");
     var count = form.querySelector("[data-selected-count]");
     var boxes = function () { return form.querySelectorAll("input[name=ids]"); };
+    // "Select all N" across pages (Django's banner): the plain checkbox
+    // that works without JavaScript is driven by the banner instead.
+    var across = form.querySelector("[data-select-across]");
+    var banner = form.querySelector("[data-across-banner]");
+    var choice = form.querySelector("[data-across-choice]");
+    if (choice) choice.hidden = true;
+    var setAcross = function (on) {
+      if (!across) return;
+      across.checked = on;
+      banner.querySelector("[data-across-page]").hidden = on;
+      banner.querySelector("[data-across-all]").hidden = !on;
+    };
     var update = function () {
       var n = 0;
       boxes().forEach(function (b) {
         if (b.checked) n++;
         b.closest("tr").classList.toggle("selected", b.checked);
       });
-      if (count) count.textContent = n ? n + " selected" : "";
+      var whole = n > 0 && n === boxes().length;
+      if (across && !whole) setAcross(false);
+      if (banner) banner.hidden = !whole;
+      if (count) count.textContent = across && across.checked ? "all " + banner.getAttribute("data-total") + " selected" : (n ? n + " selected" : "");
       if (all) {
-        all.checked = n > 0 && n === boxes().length;
+        all.checked = whole;
         all.indeterminate = n > 0 && n < boxes().length;
       }
     };
     if (all) {
       all.addEventListener("change", function () {
         boxes().forEach(function (b) { b.checked = all.checked; });
+        update();
+      });
+    }
+    if (banner) {
+      banner.addEventListener("click", function (e) {
+        var on = e.target.closest("[data-across-on]"), off = e.target.closest("[data-across-off]");
+        if (!on && !off) return;
+        setAcross(!!on);
+        if (off) boxes().forEach(function (b) { b.checked = false; });
         update();
       });
     }
