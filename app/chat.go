@@ -61,6 +61,7 @@ func (s *Server) startChat(bg context.Context) error {
 	p.retriever = chat.NewRetriever(s.db, p.embedder)
 	p.retriever.QueryEmbedTimeout = cfg.QueryEmbedTimeout()
 	p.retriever.Log = s.log
+	p.retriever.MinSimilarity = cfg.Chat.MinSimilarity
 	p.indexer = chat.NewIndexer(s.db, p.embedder, tok, s.log)
 	p.indexer.Workers = cfg.Chat.IndexWorkers
 	p.indexer.JobTimeout = cfg.Chat.IndexJobTimeout

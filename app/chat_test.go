@@ -258,8 +258,9 @@ func TestChatDailyTokenBudget(t *testing.T) {
 		if answered == 0 {
 			t.Fatalf("the first chat must fit in the budget: %d %s", r.Status, r.Body)
 		}
+		// The same message again: a shorter one could still fit the tokens left.
 		for _, path := range []string{"/api/v1/chat", "/api/v1/chat/stream"} {
-			r := ts.do("POST", path, map[string]any{"message": "and for sofas?"}, "Authorization", auth)
+			r := ts.do("POST", path, map[string]any{"message": "what is the return policy?"}, "Authorization", auth)
 			if r.Status != 429 || !strings.Contains(string(r.Body), "RATE_LIMITED") || !strings.Contains(string(r.Body), "resets at") ||
 				r.Header.Get("Retry-After") == "" || r.Header.Get("X-RateLimit-Reset") == "" {
 				t.Fatalf("%s over budget: %d %v %s", path, r.Status, r.Header, r.Body)

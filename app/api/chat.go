@@ -108,7 +108,7 @@ func (in *embeddingInput) UnmarshalJSON(b []byte) error {
 type (
 	chatAnswer struct {
 		Answer     string       `json:"answer"`
-		Sources    []chatSource `json:"sources"`
+		Sources    []chatSource `json:"sources" description:"One per document, in citation order ([1] is the first). Empty when no passage is relevant enough: the answer then says the documents do not cover the question."`
 		TokensUsed int          `json:"tokens_used"`
 		Model      string       `json:"model"`
 		LatencyMS  int64        `json:"latency_ms"`
@@ -147,7 +147,9 @@ type (
 func (sseStream) JSONSchema() (jsonschema.Schema, error) {
 	s := jsonschema.Schema{}
 	s.WithType(jsonschema.String.Type()).WithDescription("Server-Sent Events, in order: `sources` " +
-		`({"sources": [...], "retrieval": "hybrid"|"keyword"}), ` + "`token` " + `({"delta": "..."}) ` +
+		`({"sources": [...], "retrieval": "hybrid"|"keyword"}; the sources as in POST /api/v1/chat: one per document, ` +
+		`{"document_id", "title", "snippet", "chunk_id", "chunk", "score", "url", "more": [{"chunk_id", "chunk", "snippet", "score"}]}, ` +
+		`in citation order, empty when no passage is relevant enough), ` + "`token` " + `({"delta": "..."}) ` +
 		"repeated, then `done` " + `({"tokens_used", "latency_ms", "model", "retrieval"}) ` + "or `error` " +
 		`({"code", "error"}). Comment lines (": ping") keep the connection alive.`)
 	return s, nil
@@ -378,20 +380,37 @@ func (h *Chat) cancelOnDrain(ctx context.Context, cancel context.CancelCauseFunc
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// chatSource is a source as clients see it.
+// chatSource is a source as clients see it: one per document, numbered
+// as the answer cites them ([1] is the first), with the document's best
+// passage and its other passages under more.
 type chatSource struct {
-	DocumentID int64  `json:"document_id"`
-	Title      string `json:"title"`
-	Snippet    string `json:"snippet"`
-	ChunkID    int64  `json:"chunk_id"`
-	URL        string `json:"url"`
+	DocumentID int64         `json:"document_id"`
+	Title      string        `json:"title"`
+	Snippet    string        `json:"snippet" description:"The best passage of the document, HTML-escaped, matching words in <mark>."`
+	ChunkID    int64         `json:"chunk_id" description:"The best passage's chunk."`
+	Chunk      int           `json:"chunk" description:"The best passage's position in the document, from 0."`
+	Score      float64       `json:"score" description:"The best passage's retrieval score (hybrid: reciprocal rank fusion)."`
+	URL        string        `json:"url"`
+	More       []chatPassage `json:"more" description:"The document's other retrieved passages, best first (often empty); given to the model under the same citation number."`
 }
 
-func chatSources(in []chat.Source) []chatSource {
+// chatPassage is another passage of a source's document.
+type chatPassage struct {
+	ChunkID int64   `json:"chunk_id"`
+	Chunk   int     `json:"chunk" description:"Position in the document, from 0."`
+	Snippet string  `json:"snippet"`
+	Score   float64 `json:"score"`
+}
+
+func chatSources(in []chat.Cited) []chatSource {
 	out := make([]chatSource, len(in))
 	for i, s := range in {
+		more := make([]chatPassage, len(s.More))
+		for j, m := range s.More {
+			more[j] = chatPassage{ChunkID: m.ChunkID, Chunk: m.Chunk, Snippet: m.Snippet, Score: m.Score}
+		}
 		out[i] = chatSource{DocumentID: s.DocumentID, Title: s.Title, Snippet: s.Snippet, ChunkID: s.ChunkID,
-			URL: "/api/v1/documents/" + strconv.FormatInt(s.DocumentID, 10)}
+			Chunk: s.Chunk, Score: s.Score, URL: "/api/v1/documents/" + strconv.FormatInt(s.DocumentID, 10), More: more}
 	}
 	return out
 }

@@ -38,8 +38,10 @@ func (e *Extractive) Stream(ctx context.Context, req Completion, onDelta func(st
 	var usage Usage
 	if e.Tokens != nil {
 		usage.PromptTokens = e.Tokens.Count(req.Question)
-		for _, s := range req.Sources {
-			usage.PromptTokens += e.Tokens.Count(s.Text)
+		for _, c := range req.Sources {
+			for _, s := range c.Passages() {
+				usage.PromptTokens += e.Tokens.Count(s.Text)
+			}
 		}
 		usage.CompletionTokens = e.Tokens.Count(answer)
 	}
@@ -54,14 +56,16 @@ func (e *Extractive) Stream(ctx context.Context, req Completion, onDelta func(st
 	return usage, nil
 }
 
-// Answer builds the extractive answer.
-func (e *Extractive) Answer(question string, sources []Source) string {
+// Answer builds the extractive answer: sentences of a document's
+// passages cite its number. With no sources it says the documents do not
+// cover the question.
+func (e *Extractive) Answer(question string, sources []Cited) string {
 	max := e.MaxSentences
 	if max <= 0 {
 		max = 3
 	}
 	if len(sources) == 0 {
-		return NoModelNotice + "\n\nNo document matches the question."
+		return NotCovered + " No passage is relevant enough to quote.\n\n(No language model is configured: answers quote the documents.)"
 	}
 	q := map[string]bool{}
 	for _, w := range Words(question) {
@@ -77,12 +81,15 @@ func (e *Extractive) Answer(question string, sources []Source) string {
 	}
 	var cands []cand
 	order := 0
-	for i, s := range sources {
-		for _, sent := range Sentences(s.Text) {
+	// Neighbouring chunks of a document overlap: a sentence is quoted once.
+	quoted := map[string]bool{}
+	for i, c := range sources {
+		for _, sent := range sentencesOf(c) {
 			ws := Words(sent)
-			if len(ws) < 3 {
+			if len(ws) < 3 || quoted[sent] {
 				continue
 			}
+			quoted[sent] = true
 			hits := map[string]bool{}
 			for _, w := range ws {
 				if st := stem(w); q[st] {
@@ -110,6 +117,14 @@ func (e *Extractive) Answer(question string, sources []Source) string {
 		fmt.Fprintf(&b, "\n[%d] %s", i+1, s.Title)
 	}
 	return b.String()
+}
+
+func sentencesOf(c Cited) []string {
+	var out []string
+	for _, p := range c.Passages() {
+		out = append(out, Sentences(p.Text)...)
+	}
+	return out
 }
 
 // splitKeep splits s into words keeping the separators, so that joining

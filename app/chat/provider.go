@@ -84,7 +84,7 @@ type Completion struct {
 	// Question and Sources are the raw parts (the extractive provider
 	// answers from them without a model).
 	Question string
-	Sources  []Source
+	Sources  []Cited
 }
 
 // Provider generates an answer, streaming its text through onDelta. Two

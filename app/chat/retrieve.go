@@ -25,16 +25,27 @@ const (
 )
 
 // Source is a retrieved chunk: its document, a highlighted snippet (HTML
-// escaped, matches wrapped in <mark>), its score, and its full text (given
-// to the model, never sent to clients).
+// escaped, matches wrapped in <mark>), its score, its position in the
+// document, and its full text (given to the model, never sent to clients).
 type Source struct {
 	DocumentID int64   `json:"document_id"`
 	Title      string  `json:"title"`
 	Snippet    string  `json:"snippet"`
 	ChunkID    int64   `json:"chunk_id"`
+	Chunk      int     `json:"chunk" description:"The chunk's position in its document, from 0."`
 	Score      float64 `json:"score"`
 	Text       string  `json:"-"`
+	// Relevant says the chunk clears the relevance bar of the retrieval
+	// that found it (see Retriever.MinSimilarity): the chat cites only
+	// relevant chunks. Search ranks all of them.
+	Relevant bool `json:"-"`
 }
+
+// DefaultMinSimilarity is the cosine similarity a semantic hit needs to be
+// relevant. Unrelated texts score about 0 to 0.15 with the built-in hashing
+// embedder (shared character trigrams) and about 0 to 0.2 with OpenAI's
+// text-embedding-3 models; passages on the question's subject score above.
+const DefaultMinSimilarity = 0.25
 
 // Retriever finds chunks of the current index generation of documents.
 type Retriever struct {
@@ -48,14 +59,19 @@ type Retriever struct {
 	// search answers with keywords alone and says so.
 	QueryEmbedTimeout time.Duration
 	// Log, when set, is told when a search falls back to keywords.
-	Log     *slog.Logger
-	vectors *vectorCache
+	Log *slog.Logger
+	// MinSimilarity is the cosine similarity with the query from which a
+	// semantic hit is Relevant (default DefaultMinSimilarity). Keyword
+	// hits are relevant by the words they hold (see Keyword); a hybrid hit
+	// is relevant when either half finds it relevant.
+	MinSimilarity float64
+	vectors       *vectorCache
 }
 
 // NewRetriever returns a retriever over db.
 func NewRetriever(db *gorm.DB, e Embedder) *Retriever {
 	return &Retriever{DB: db, Embedder: e, VectorRefresh: time.Second, QueryEmbedTimeout: 5 * time.Second,
-		vectors: &vectorCache{docs: map[int64]docVectors{}}}
+		MinSimilarity: DefaultMinSimilarity, vectors: &vectorCache{docs: map[int64]docVectors{}}}
 }
 
 // Search returns up to k chunks for query in mode, and the retrieval it
@@ -124,6 +140,7 @@ func queryTerms(query string) []string {
 type chunkRow struct {
 	ID         int64
 	DocumentID int64
+	Ordinal    int
 	Title      string
 	Heading    string
 	Content    string
@@ -137,6 +154,13 @@ type chunkRow struct {
 // are selective and cheap; the any-word query, which ranks many more rows,
 // runs only when needed. Words are reduced to letters and digits before
 // they reach the query syntax, and always bound.
+//
+// A keyword hit is Relevant when it holds every query word but at most
+// one: one stray shared word ("tell", "world") is not a passage about the
+// question. Questions of seven words or more (where every-word-but-one is
+// not searched) need every word; semantic search finds passages for them.
+// bm25 and ts_rank are not used for the bar: they are relative to the
+// corpus and differ between the two databases.
 func (r *Retriever) Keyword(ctx context.Context, query string, k int) ([]Source, error) {
 	return r.keyword(ctx, query, k, k)
 }
@@ -149,8 +173,10 @@ func (r *Retriever) keyword(ctx context.Context, query string, k, fill int) ([]S
 		return []Source{}, nil
 	}
 	var rows []chunkRow
+	var relevant []bool
 	seen := map[int64]bool{}
-	for _, q := range relaxations(terms, models.Dialect(r.DB) == models.Postgres) {
+	strict := relevantRelaxations(len(terms))
+	for level, q := range relaxations(terms, models.Dialect(r.DB) == models.Postgres) {
 		more, err := r.keywordRows(ctx, q, k)
 		if err != nil {
 			return nil, err
@@ -159,6 +185,7 @@ func (r *Retriever) keyword(ctx context.Context, query string, k, fill int) ([]S
 			if len(rows) < k && !seen[row.ID] {
 				seen[row.ID] = true
 				rows = append(rows, row)
+				relevant = append(relevant, level < strict)
 			}
 		}
 		if len(rows) >= fill {
@@ -168,8 +195,20 @@ func (r *Retriever) keyword(ctx context.Context, query string, k, fill int) ([]S
 	out := make([]Source, len(rows))
 	for i, row := range rows {
 		out[i] = toSource(row, terms)
+		out[i].Relevant = relevant[i]
 	}
 	return out, nil
+}
+
+// relevantRelaxations is how many of the relaxations of n terms find
+// relevant chunks (every word but at most one): every word (n = 1, or 7 and
+// more), or every word and every word but one (n = 2, where that is "any
+// word", and 3 to 6).
+func relevantRelaxations(n int) int {
+	if n == 1 || n > 6 {
+		return 1
+	}
+	return 2
 }
 
 // relaxations are the full-text queries tried in turn: every word, every
@@ -227,7 +266,7 @@ top AS (
   ORDER BY score DESC, c.id
   LIMIT ?
 )
-SELECT c.id, c.document_id, d.title, c.heading, c.content, top.score
+SELECT c.id, c.document_id, c.ordinal, d.title, c.heading, c.content, top.score
 FROM top JOIN document_chunks c ON c.id = top.id JOIN documents d ON d.id = c.document_id
 ORDER BY top.score DESC, c.id`, query, k).Scan(&rows).Error
 	} else {
@@ -235,7 +274,7 @@ ORDER BY top.score DESC, c.id`, query, k).Scan(&rows).Error
   SELECT rowid AS id, bm25(document_chunks_fts) AS rank FROM document_chunks_fts
   WHERE document_chunks_fts MATCH ? ORDER BY rank LIMIT ?
 )
-SELECT c.id, c.document_id, d.title, c.heading, c.content, -top.rank AS score
+SELECT c.id, c.document_id, c.ordinal, d.title, c.heading, c.content, -top.rank AS score
 FROM top
 JOIN document_chunks c ON c.id = top.id
 JOIN document_index di ON di.document_id = c.document_id AND di.generation = c.generation
@@ -253,7 +292,7 @@ ORDER BY top.rank, c.id`, query, 2*k+10).Scan(&rows).Error
 
 func toSource(row chunkRow, terms []string) Source {
 	return Source{
-		DocumentID: row.DocumentID, Title: row.Title, ChunkID: row.ID, Score: row.Score,
+		DocumentID: row.DocumentID, Title: row.Title, ChunkID: row.ID, Chunk: row.Ordinal, Score: row.Score,
 		Snippet: Snippet(row.Content, terms, 240), Text: row.Content,
 	}
 }
@@ -262,7 +301,8 @@ func toSource(row chunkRow, terms []string) Source {
 // and the chunks' (computed in Go over an in-memory copy of the vectors,
 // kept in step with the database by index generation, checked at most
 // once a second: a document indexed by another instance is found by
-// semantic search within a second).
+// semantic search within a second). A hit is Relevant from a similarity of
+// MinSimilarity.
 func (r *Retriever) Semantic(ctx context.Context, query string, k int) ([]Source, error) {
 	hits, err := r.semanticIDs(ctx, query, k)
 	if err != nil {
@@ -281,7 +321,9 @@ func (r *Retriever) Semantic(ctx context.Context, query string, k int) ([]Source
 	for _, h := range hits {
 		if row, ok := rows[h.id]; ok {
 			row.Score = float64(h.score)
-			out = append(out, toSource(row, terms))
+			s := toSource(row, terms)
+			s.Relevant = row.Score >= r.MinSimilarity
+			out = append(out, s)
 		}
 	}
 	return out, nil
@@ -331,7 +373,8 @@ func (r *Retriever) embedQuery(ctx context.Context, query string) ([]float32, er
 // Hybrid fuses the keyword and semantic rankings with reciprocal rank
 // fusion (score = Σ 1/(60+rank)). When the query cannot be embedded (a
 // remote embedder is down, or too slow) it falls back to the keyword
-// ranking.
+// ranking. The fused score depends on ranks alone, so it says nothing of
+// relevance: a hit is Relevant when its keyword or its semantic half is.
 func (r *Retriever) Hybrid(ctx context.Context, query string, k int) ([]Source, error) {
 	found, _, err := r.hybrid(ctx, query, k)
 	return found, err
@@ -361,11 +404,16 @@ func (r *Retriever) hybrid(ctx context.Context, query string, k int) ([]Source, 
 	}
 	const rrfK = 60
 	fused := map[int64]float64{}
+	relevant := map[int64]bool{}
 	for i, s := range kw {
 		fused[s.ChunkID] += 1 / float64(rrfK+i+1)
+		relevant[s.ChunkID] = s.Relevant
 	}
 	for i, s := range sem {
 		fused[s.id] += 1 / float64(rrfK+i+1)
+		if float64(s.score) >= r.MinSimilarity {
+			relevant[s.id] = true
+		}
 	}
 	ids := make([]int64, 0, len(fused))
 	for id := range fused {
@@ -406,6 +454,7 @@ func (r *Retriever) hybrid(ctx context.Context, query string, k int) ([]Source, 
 			s = toSource(row, terms)
 		}
 		s.Score = fused[id]
+		s.Relevant = relevant[id]
 		out = append(out, s)
 	}
 	return out, retrieval, nil
@@ -417,7 +466,7 @@ func (r *Retriever) load(ctx context.Context, ids []int64) (map[int64]chunkRow, 
 		return out, nil
 	}
 	var rows []chunkRow
-	err := r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, d.title, c.heading, c.content, 0 AS score
+	err := r.DB.WithContext(ctx).Raw(`SELECT c.id, c.document_id, c.ordinal, d.title, c.heading, c.content, 0 AS score
 FROM document_chunks c JOIN documents d ON d.id = c.document_id WHERE c.id IN ?`, ids).Scan(&rows).Error
 	if err != nil {
 		return nil, fmt.Errorf("load chunks: %w", err)

@@ -20,7 +20,7 @@ const (
 // Event is one step of an answer.
 type Event struct {
 	Type    string
-	Sources []Source // sources
+	Sources []Cited // sources: one per document, numbered as cited
 	// Retrieval is how the sources were found (sources and done):
 	// ModeHybrid, or ModeKeyword when the question could not be embedded.
 	Retrieval string
@@ -63,7 +63,7 @@ type Request struct {
 // Result is the complete answer.
 type Result struct {
 	Answer    string
-	Sources   []Source
+	Sources   []Cited
 	Usage     Usage
 	Model     string
 	LatencyMS int64
@@ -75,6 +75,45 @@ type Result struct {
 
 // DefaultSystemPrompt grounds the model on the passages.
 const DefaultSystemPrompt = "You are the shop's assistant. Answer using only the numbered passages below; cite them as [1], [2]. If they do not contain the answer, say so."
+
+// NoPassagePrompt ends the system prompt when no retrieved passage is
+// relevant: the model is still called (it answers in the user's language,
+// and a custom system prompt keeps its say), but has nothing to cite.
+const NoPassagePrompt = "No passage of the documents is relevant to this message. Say that the documents do not cover it. Cite nothing, and do not make up an answer."
+
+// NotCovered is how the extractive provider answers when no passage is
+// relevant.
+const NotCovered = "The documents do not cover this question."
+
+// Cited is one source of an answer: a document, with its best retrieved
+// chunk (the embedded Source) and its other retrieved chunks, best first.
+// All of them are given to the model under the document's one number.
+type Cited struct {
+	Source
+	More []Source
+}
+
+// Passages are the document's retrieved chunks, best first.
+func (c Cited) Passages() []Source {
+	return append([]Source{c.Source}, c.More...)
+}
+
+// GroupByDocument folds ranked chunks into one Cited per document, in the
+// order of each document's best chunk; its other chunks keep their rank
+// order under it.
+func GroupByDocument(ranked []Source) []Cited {
+	out := []Cited{}
+	at := map[int64]int{}
+	for _, s := range ranked {
+		if i, ok := at[s.DocumentID]; ok {
+			out[i].More = append(out[i].More, s)
+			continue
+		}
+		at[s.DocumentID] = len(out)
+		out = append(out, Cited{Source: s})
+	}
+	return out
+}
 
 // Service answers chat messages grounded on the documents.
 type Service struct {
@@ -134,6 +173,17 @@ func (s *Service) Prepare(ctx context.Context, req Request) (*Prepared, Result, 
 		return fail(fmt.Errorf("retrieve passages: %w", err))
 	}
 	p.retrieval = retrieval
+	// Unrelated passages are not given to the model, nor shown as sources.
+	relevant := make([]Source, 0, len(found))
+	for _, src := range found {
+		if src.Relevant {
+			relevant = append(relevant, src)
+		}
+	}
+	if len(relevant) < len(found) && s.Log != nil {
+		s.Log.DebugContext(ctx, "chat passages below the relevance bar left out", "retrieved", len(found), "relevant", len(relevant))
+	}
+	found = relevant
 	p.comp = s.buildPrompt(req, found)
 	p.comp.MaxTokens = s.MaxTokens
 	if req.Admit != nil {
@@ -208,42 +258,51 @@ func (s *Service) PromptTokens(c Completion) int {
 	return n
 }
 
-// buildPrompt numbers the passages that fit the context budget and builds
-// the messages: system prompt with passages, bounded history, question.
+// buildPrompt keeps the best passages that fit the context budget, folds
+// them by document and builds the messages: system prompt with the
+// documents numbered as the sources are (a document's passages all under
+// its one number, so the model's [1] is the first source shown), bounded
+// history, question.
 func (s *Service) buildPrompt(req Request, found []Source) Completion {
 	budget := s.ContextTokens
 	if budget <= 0 {
 		budget = 3000
 	}
-	var used []Source
-	var ctxText strings.Builder
+	var fit []Source
 	spent := 0
 	for _, src := range found {
 		n := len(src.Text) / 4
 		if s.Tokens != nil {
 			n = s.Tokens.Count(src.Text)
 		}
-		if spent+n > budget && len(used) > 0 {
+		if spent+n > budget && len(fit) > 0 {
 			break
 		}
 		spent += n
-		used = append(used, src)
-		fmt.Fprintf(&ctxText, "\n\n[%d] %s\n%s", len(used), src.Title, src.Text)
+		fit = append(fit, src)
+	}
+	cited := GroupByDocument(fit)
+	var ctxText strings.Builder
+	for i, c := range cited {
+		fmt.Fprintf(&ctxText, "\n\n[%d] %s", i+1, c.Title)
+		for j, p := range c.Passages() {
+			if j > 0 {
+				ctxText.WriteString("\n…")
+			}
+			ctxText.WriteString("\n" + p.Text)
+		}
 	}
 	system := req.SystemPrompt
 	if system == "" {
 		system = DefaultSystemPrompt
 	}
-	if len(used) > 0 {
+	if len(cited) > 0 {
 		system += "\n\nPassages:" + ctxText.String()
 	} else {
-		system += "\n\nNo passage matches this question."
+		system += "\n\n" + NoPassagePrompt
 	}
 	msgs := []Message{{Role: "system", Content: system}}
 	msgs = append(msgs, req.History...)
 	msgs = append(msgs, Message{Role: "user", Content: req.Message})
-	if used == nil {
-		used = []Source{}
-	}
-	return Completion{Model: req.Model, Messages: msgs, Temperature: req.Temperature, Question: req.Message, Sources: used}
+	return Completion{Model: req.Model, Messages: msgs, Temperature: req.Temperature, Question: req.Message, Sources: cited}
 }

@@ -31,6 +31,10 @@ type ChatConfig struct {
 	// NATSURL, when set, is where document.indexed events are published
 	// (NATS_URL, e.g. nats://127.0.0.1:4222).
 	NATSURL string
+	// MinSimilarity is the cosine similarity from which a semantic hit is
+	// relevant enough for the chat to cite it (CHAT_MIN_SIMILARITY,
+	// default 0.25, 0 to 1); see chat.Retriever.MinSimilarity.
+	MinSimilarity float64
 }
 
 // MaxChatTokens is the largest CHAT_MAX_TOKENS accepted.
@@ -61,6 +65,9 @@ func loadChatConfig(get func(k, def string) string) (ChatConfig, error) {
 		if c.QueryEmbedTimeout, err = time.ParseDuration(v); err != nil || c.QueryEmbedTimeout <= 0 {
 			return c, fmt.Errorf("LLM_QUERY_EMBED_TIMEOUT must be a positive duration such as 5s")
 		}
+	}
+	if c.MinSimilarity, err = strconv.ParseFloat(get("CHAT_MIN_SIMILARITY", "0.25"), 64); err != nil || c.MinSimilarity < 0 || c.MinSimilarity > 1 {
+		return c, fmt.Errorf("CHAT_MIN_SIMILARITY must be a number from 0 to 1 (a cosine similarity), such as 0.25")
 	}
 	c.NATSURL = get("NATS_URL", "")
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {

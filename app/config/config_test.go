@@ -63,6 +63,9 @@ func TestLoadConfigRefusesBadValues(t *testing.T) {
 		{"bad index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "forever"}, "CHAT_INDEX_JOB_TIMEOUT"},
 		{"zero index job timeout", map[string]string{"CHAT_INDEX_JOB_TIMEOUT": "0s"}, "CHAT_INDEX_JOB_TIMEOUT"},
 		{"bad query embed timeout", map[string]string{"LLM_QUERY_EMBED_TIMEOUT": "-1s"}, "LLM_QUERY_EMBED_TIMEOUT"},
+		{"min similarity not a number", map[string]string{"CHAT_MIN_SIMILARITY": "high"}, "CHAT_MIN_SIMILARITY"},
+		{"min similarity above 1", map[string]string{"CHAT_MIN_SIMILARITY": "1.5"}, "CHAT_MIN_SIMILARITY"},
+		{"min similarity below 0", map[string]string{"CHAT_MIN_SIMILARITY": "-0.1"}, "CHAT_MIN_SIMILARITY"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -97,6 +100,17 @@ func TestLoadChatMaxTokens(t *testing.T) {
 	c, err = Load(envOf(map[string]string{"CHAT_MAX_TOKENS": "256"}))
 	if err != nil || c.Chat.MaxTokens != 256 {
 		t.Fatalf("set: %v %v", c.Chat.MaxTokens, err)
+	}
+}
+
+func TestLoadChatMinSimilarity(t *testing.T) {
+	c, err := Load(envOf(nil))
+	if err != nil || c.Chat.MinSimilarity != 0.25 {
+		t.Fatalf("default: %v %v", c.Chat.MinSimilarity, err)
+	}
+	c, err = Load(envOf(map[string]string{"CHAT_MIN_SIMILARITY": "0.4"}))
+	if err != nil || c.Chat.MinSimilarity != 0.4 {
+		t.Fatalf("set: %v %v", c.Chat.MinSimilarity, err)
 	}
 }
 

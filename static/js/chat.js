@@ -2,7 +2,8 @@
 // friendly). It POSTs the message as JSON to the URL in data-stream-url,
 // reads the Server-Sent Events answer with fetch + ReadableStream, inserts
 // every piece of text with textContent (never innerHTML), lists sources as
-// links to /admin/documents/{id}, shows tokens and latency, and aborts the
+// links to /admin/documents/{id} (one per document, its other passages
+// folded under a <details>), shows tokens and latency, and aborts the
 // request (which stops generation upstream) when Stop is pressed.
 (function () {
   "use strict";
@@ -129,8 +130,12 @@
     return { turn: turn, body: body };
   }
 
+  // showSources lists the answer's sources, one per document and numbered
+  // as the answer cites them; a document's other passages are folded under
+  // its best one. No source: the documents had nothing relevant, say so.
   function showSources(turn, sources) {
     if (!sources || sources.length === 0) {
+      turn.appendChild(el("div", "chat-no-sources", "No sources: no passage of the documents is relevant to this question."));
       return;
     }
     var list = el("ol", "chat-sources");
@@ -142,6 +147,19 @@
       var snip = el("div", "chat-snippet");
       renderSnippet(snip, s.snippet || "");
       item.appendChild(snip);
+      var more = s.more || [];
+      if (more.length > 0) {
+        var fold = el("details", "chat-more");
+        fold.appendChild(el("summary", "", more.length === 1 ? "1 more passage from this document" : more.length + " more passages from this document"));
+        var others = el("ul");
+        more.forEach(function (m) {
+          var li = el("li", "chat-snippet");
+          renderSnippet(li, m.snippet || "");
+          others.appendChild(li);
+        });
+        fold.appendChild(others);
+        item.appendChild(fold);
+      }
       list.appendChild(item);
     });
     turn.appendChild(el("div", "chat-sources-title", "Sources"));
@@ -174,8 +192,8 @@
     remember("error", answer.body.textContent);
   }
 
-  function remember(role, text) {
-    saved.push({ role: role, text: text });
+  function remember(role, text, sources) {
+    saved.push(sources ? { role: role, text: text, sources: sources } : { role: role, text: text });
     try {
       sessionStorage.setItem(storeKey, JSON.stringify({ history: history, turns: saved.slice(-100) }));
     } catch (e) { /* storage full or off: the conversation is only on the page */ }
@@ -192,6 +210,7 @@
     var firstToken = null;
     var sources = [];
     var finished = false;
+    var shown = null; // the sources drawn (once the answer is done)
     controller = new AbortController();
     setBusy(true);
     status.textContent = "Thinking…";
@@ -243,6 +262,7 @@
           } else if (type === "done") {
             finished = true;
             showSources(answer.turn, sources);
+            shown = sources;
             var meta = data.tokens_used + " tokens · " + data.latency_ms + " ms";
             if (firstToken !== null) {
               meta += " · first token " + Math.round(firstToken) + " ms";
@@ -251,6 +271,7 @@
               meta += " · " + data.model;
             }
             answer.turn.appendChild(el("div", "chat-meta", meta));
+            log.scrollTop = log.scrollHeight;
           } else if (type === "error") {
             finished = true;
             answer.turn.classList.add("chat-error");
@@ -273,7 +294,7 @@
       history.push({ role: "user", content: message });
       if (text !== "") {
         history.push({ role: "assistant", content: text.slice(0, 4096) });
-        remember("assistant", text);
+        remember("assistant", text, shown);
       } else {
         remember("note", "");
       }
@@ -299,8 +320,13 @@
     if (kept && kept.turns) {
       history = kept.history || [];
       kept.turns.forEach(function (t) {
-        if (t.role === "user" || t.role === "assistant") {
+        if (t.role === "user") {
           addTurn(t.role, t.text);
+        } else if (t.role === "assistant") {
+          var drawn = addTurn(t.role, t.text);
+          if (t.sources) {
+            showSources(drawn.turn, t.sources);
+          }
         } else if (t.role === "error") {
           addTurn("assistant", t.text).turn.classList.add("chat-error");
         }
