@@ -146,8 +146,8 @@ func mustJSON(v any) string {
 // searched and empty; then the answers of every POST route (form errors,
 // the conflict and deleted-meanwhile screens, the bulk delete
 // confirmation, a new API key, notices after a delete, a revert, a revoke
-// and signing out), the error pages inside the layout and the playground's
-// error. A route no page covers fails the test, so a new page is checked
+// and signing out), the error pages inside the layout, and the
+// playground's error and an answer with sources. A route no page covers fails the test, so a new page is checked
 // (or this test taught how to reach it). Any violation of WCAG 2.1 A/AA or
 // axe's best practices fails it, listed by page, mode, rule, impact,
 // elements and help.
@@ -156,7 +156,7 @@ func TestAdminAccessibility(t *testing.T) {
 	axeJS := vendoredAxe(t)
 	ts := newTestServer(t, models.SQLite)
 	pw := ts.createUser("ana", true, true)
-	fx := seedAccessibility(t, ts)
+	fx := seedAccessibility(t, ts, pw)
 	base := ts.listen()
 
 	ctx := newBrowser(t, bin, chromedp.WindowSize(1280, 900))
@@ -397,7 +397,7 @@ type axeFixtures struct {
 // seedAccessibility fills every list: products over two pages, with low
 // and out of stock, documents (the index pending), a clerk, an editor, a
 // group, history with changes, and API keys (one revoked, one expiring).
-func seedAccessibility(t *testing.T, ts *testServer) axeFixtures {
+func seedAccessibility(t *testing.T, ts *testServer, pw string) axeFixtures {
 	t.Helper()
 	var ana models.User
 	if err := ts.store.DB.Where("username = ?", "ana").Take(&ana).Error; err != nil {
@@ -407,10 +407,9 @@ func seedAccessibility(t *testing.T, ts *testServer) axeFixtures {
 	if _, err := ts.store.Seed(ctx, 60, 3); err != nil {
 		t.Fatalf("seed: %v", err)
 	}
-	doc := &models.Document{Title: "Política de devoluciones", Content: "Las lámparas se devuelven en 30 días."}
-	if err := ts.store.Create(ctx, doc); err != nil {
-		t.Fatal(err)
-	}
+	// Indexed, so that the playground answers from it (with sources).
+	ts.createIndexedDoc("Bearer "+ts.login("ana", pw).AccessToken, "Política de devoluciones",
+		"Las lámparas se devuelven en 30 días con el tique de compra. Los muebles montados no se devuelven.")
 	ts.createStaff("clerk", "change_product", "view_product")
 	ts.createUser("editor", true, false)
 	if err := ts.store.Create(ctx, &models.Group{Name: "Clerks", Permissions: []string{"view_product", "change_product"}}); err != nil {
@@ -618,6 +617,9 @@ func adminStates(ts *testServer, slugs []string, fx axeFixtures) []axePage {
 			ready: ".chat-error .chat-error-fields", reach: steps{
 				chromedp.Evaluate[chromedp.Void](`document.querySelector('details.chat-settings').open = true`),
 				set("#chat-temperature", "7"), keys("#chat-message", "¿Devoluciones?\r")}},
+		// An answer of the built-in extractive model, with its sources.
+		axePage{name: "chat playground: answer", covers: []string{"POST /admin/chat/stream"}, path: "/admin/chat", inPage: true,
+			ready: ".chat-assistant .chat-sources a", reach: steps{keys("#chat-message", "¿En cuántos días se devuelven las lámparas?\r")}},
 		// Last: signing out lands on the sign-in page with a notice.
 		axePage{name: "signed out: notice", covers: []string{"POST /admin/logout"}, path: "/admin/", ready: ".login-card .flash-info",
 			reach: steps{click(".topbar form button")}},
